@@ -1,0 +1,177 @@
+use ndarray::ArrayView2;
+
+/// A batch of input rows in compressed sparse row form: only the non-zero features.
+///
+/// MNIST pixels are 81% zeros, so a first layer that walks only the lit pixels does about a
+/// fifth of the dense arithmetic. The buffers keep their capacity across [`CsrBatch::clear`], so
+/// a trainer fills the same batch every step without allocating.
+///
+/// ```
+/// use siamese_nn::CsrBatch;
+/// let mut batch = CsrBatch::new(4);
+/// batch.push_row([(1, 0.5), (3, 1.0)]);
+/// batch.push_row([]);
+/// assert_eq!(batch.rows(), 2);
+/// assert_eq!(batch.row(0).collect::<Vec<_>>(), vec![(1, 0.5), (3, 1.0)]);
+/// assert_eq!(batch.density(), 2.0 / 8.0);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CsrBatch {
+    cols: usize,
+    row_start: Vec<u32>,
+    col_index: Vec<u32>,
+    values: Vec<f32>,
+}
+
+impl CsrBatch {
+    /// An empty batch of rows with `cols` features each.
+    pub fn new(cols: usize) -> Self {
+        Self {
+            cols,
+            row_start: vec![0],
+            col_index: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// An empty batch with room for `rows` rows of `nnz` non-zeros in all.
+    pub fn with_capacity(cols: usize, rows: usize, nnz: usize) -> Self {
+        let mut row_start = Vec::with_capacity(rows + 1);
+        row_start.push(0);
+        Self {
+            cols,
+            row_start,
+            col_index: Vec::with_capacity(nnz),
+            values: Vec::with_capacity(nnz),
+        }
+    }
+
+    /// The non-zeros of a dense batch.
+    pub fn from_dense(dense: ArrayView2<'_, f32>) -> Self {
+        let mut batch = Self::new(dense.ncols());
+        for row in dense.rows() {
+            batch.push_row(
+                row.iter()
+                    .enumerate()
+                    .filter(|&(_, &v)| v != 0.0)
+                    .map(|(c, &v)| (c, v)),
+            );
+        }
+        batch
+    }
+
+    /// Forgets all rows, keeping the capacity.
+    pub fn clear(&mut self) {
+        self.row_start.truncate(1);
+        self.col_index.clear();
+        self.values.clear();
+    }
+
+    /// Appends a row given as `(column, value)` pairs in increasing column order.
+    ///
+    /// Columns must be `< cols()`; layers check this before they index with them.
+    pub fn push_row(&mut self, entries: impl IntoIterator<Item = (usize, f32)>) {
+        for (c, v) in entries {
+            self.push(c, v);
+        }
+        self.finish_row();
+    }
+
+    /// Appends one non-zero to the row being built; [`CsrBatch::finish_row`] closes the row.
+    #[inline]
+    pub fn push(&mut self, col: usize, value: f32) {
+        self.col_index.push(col as u32);
+        self.values.push(value);
+    }
+
+    /// Closes the row being built by [`CsrBatch::push`].
+    pub fn finish_row(&mut self) {
+        self.row_start.push(self.values.len() as u32);
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.row_start.len() - 1
+    }
+
+    /// Features per row.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Number of stored non-zeros.
+    pub fn nnz(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Share of entries that are non-zero, in [0, 1].
+    pub fn density(&self) -> f64 {
+        let total = self.rows() * self.cols;
+        if total == 0 {
+            0.0
+        } else {
+            self.nnz() as f64 / total as f64
+        }
+    }
+
+    /// The `(column, value)` pairs of row `i`.
+    pub fn row(&self, i: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
+        let (cols, vals) = self.row_slices(i);
+        cols.iter().zip(vals).map(|(&c, &v)| (c as usize, v))
+    }
+
+    pub(crate) fn row_slices(&self, i: usize) -> (&[u32], &[f32]) {
+        let range = self.row_start[i] as usize..self.row_start[i + 1] as usize;
+        (&self.col_index[range.clone()], &self.values[range])
+    }
+
+    /// Whether every stored column index is below `cols()`.
+    pub(crate) fn columns_in_range(&self) -> bool {
+        self.col_index.iter().all(|&c| (c as usize) < self.cols)
+    }
+}
+
+/// Column-major scratch copy of a [`CsrBatch`], for the weight gradient of a sparse layer:
+/// walking the batch by input feature lets each weight row be accumulated while it sits in
+/// cache. Kept in the workspace so it is built without allocating after the first step.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CscScratch {
+    pub(crate) col_start: Vec<u32>,
+    pub(crate) row_index: Vec<u32>,
+    pub(crate) values: Vec<f32>,
+    fill: Vec<u32>,
+}
+
+impl CscScratch {
+    pub(crate) fn build(&mut self, csr: &CsrBatch) {
+        let cols = csr.cols;
+        self.col_start.clear();
+        self.col_start.resize(cols + 1, 0);
+        for &c in &csr.col_index {
+            self.col_start[c as usize + 1] += 1;
+        }
+        for c in 0..cols {
+            self.col_start[c + 1] += self.col_start[c];
+        }
+        self.fill.clear();
+        self.fill.extend_from_slice(&self.col_start[..cols]);
+        self.row_index.clear();
+        self.row_index.resize(csr.nnz(), 0);
+        self.values.clear();
+        self.values.resize(csr.nnz(), 0.0);
+        for r in 0..csr.rows() {
+            let (cs, vs) = csr.row_slices(r);
+            for (&c, &v) in cs.iter().zip(vs) {
+                let slot = &mut self.fill[c as usize];
+                self.row_index[*slot as usize] = r as u32;
+                self.values[*slot as usize] = v;
+                *slot += 1;
+            }
+        }
+    }
+
+    pub(crate) fn column(&self, c: usize) -> (&[u32], &[f32]) {
+        let range = self.col_start[c] as usize..self.col_start[c + 1] as usize;
+        (&self.row_index[range.clone()], &self.values[range])
+    }
+}
