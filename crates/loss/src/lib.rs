@@ -252,6 +252,16 @@ fn clamped_sqrt(sum_sq: f32, eps: f32) -> (f32, f32) {
     }
 }
 
+/// Euclidean distance between two vectors of the same length, clamped like the batch
+/// functions: `sqrt(max(Σ (a_j − b_j)², eps))`. `a` and `b` must have the same length.
+///
+/// ```
+/// assert_eq!(siamese_loss::distance(&[0.0, 3.0], &[4.0, 0.0], 1e-7), 5.0);
+/// ```
+pub fn distance(a: &[f32], b: &[f32], eps: f32) -> f32 {
+    clamped_sqrt(squared_distance(a, b), eps).0
+}
+
 /// Euclidean distance between row `i` of `a` and row `i` of `b`, for each `i`:
 /// `out[i] = sqrt(max(Σ_j (a_ij − b_ij)², eps))`.
 ///

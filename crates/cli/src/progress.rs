@@ -1,0 +1,93 @@
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use siamese_train::{EpochMetrics, Observer, RunInfo, StepProgress};
+
+/// Shows training progress: a bar per epoch on a terminal, one line per epoch otherwise.
+pub(crate) struct TrainingProgress {
+    bar: Option<ProgressBar>,
+    interactive: bool,
+}
+
+impl TrainingProgress {
+    pub(crate) fn new() -> Self {
+        Self {
+            bar: None,
+            interactive: std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+impl Observer for TrainingProgress {
+    fn started(&mut self, info: &RunInfo) {
+        eprintln!(
+            "run {}: {} train / {} validation / {} test images, {} / {} / {} pairs",
+            info.run_dir.display(),
+            info.images.0,
+            info.images.1,
+            info.images.2,
+            info.pairs.0,
+            info.pairs.1,
+            info.pairs.2
+        );
+        eprintln!(
+            "{} parameters, {} threads, first layer {} ({:.1}% of training pixels lit){}",
+            info.params,
+            info.threads,
+            if info.sparse_first_layer {
+                "sparse"
+            } else {
+                "dense"
+            },
+            100.0 * info.pixel_density,
+            if info.start_epoch > 0 {
+                format!(", resuming after epoch {}", info.start_epoch)
+            } else {
+                String::new()
+            }
+        );
+    }
+
+    fn epoch_started(&mut self, epoch: usize, epochs: usize, steps: usize) {
+        if self.interactive {
+            let bar = ProgressBar::new(steps as u64).with_style(
+                ProgressStyle::with_template(
+                    "epoch {prefix} {bar:30} {pos}/{len} {msg} [{elapsed}<{eta}]",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(format!("{epoch}/{epochs}"));
+            self.bar = Some(bar);
+        }
+    }
+
+    fn step(&mut self, p: &StepProgress) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(p.step as u64);
+            if p.step % 16 == 0 || p.step == p.steps {
+                bar.set_message(format!(
+                    "loss {:.4} acc {:.2}% {:.0} pairs/s",
+                    p.loss,
+                    100.0 * p.accuracy,
+                    p.pairs_per_second
+                ));
+            }
+        }
+    }
+
+    fn epoch_finished(&mut self, m: &EpochMetrics) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        eprintln!(
+            "epoch {:>3}: train loss {:.4} acc {:.2}% | val loss {:.4} acc {:.2}% | {:.2} s, {:.0} pairs/s",
+            m.epoch,
+            m.train_loss,
+            100.0 * m.train_accuracy,
+            m.val_loss,
+            100.0 * m.val_accuracy,
+            m.seconds,
+            m.pairs_per_second
+        );
+    }
+}

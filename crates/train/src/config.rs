@@ -1,0 +1,423 @@
+//! Experiment configs: one RON file says everything a run depends on.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use siamese_nn::Init;
+
+use crate::{Result, TrainError};
+
+/// A whole experiment: data, model, loss, optimizer, training schedule and output.
+///
+/// Every field of every section is spelled out in `configs/base.ron`; unknown fields are
+/// errors, so a typo never silently falls back to a default.
+///
+/// ```
+/// let config = siamese_train::Config::from_ron_str(r#"(
+///     data: (dir: "data/mnist", validation: Holdout(count: 5000, from: Last)),
+///     model: (hidden: [512, 256], embedding: 128),
+///     loss: (margin: 1.0),
+///     optimizer: (lr: 0.001),
+///     training: (epochs: 5, batch_size: 128, pairs: Classic, seed: 42),
+///     output: (dir: "runs/base"),
+/// )"#, "inline.ron")?;
+/// assert_eq!(config.loss.threshold(), 0.5);
+/// # Ok::<(), siamese_train::TrainError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the images come from and how they are prepared.
+    pub data: DataConfig,
+    /// The tower's shape and initialization.
+    pub model: ModelConfig,
+    /// The contrastive loss.
+    pub loss: LossConfig,
+    /// Adam's settings.
+    pub optimizer: OptimizerConfig,
+    /// Epochs, batches, pairs, seed and threads.
+    pub training: TrainingConfig,
+    /// Where the run directory goes.
+    pub output: OutputConfig,
+}
+
+/// The `data` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// A directory in the MNIST layout (four IDX files, gzipped or raw).
+    #[serde(default = "default_data_dir")]
+    pub dir: PathBuf,
+    /// Pixel scaling.
+    #[serde(default)]
+    pub normalization: Normalization,
+    /// Use only the first N training images (before the validation split); `None` = all.
+    #[serde(default)]
+    pub train_limit: Option<usize>,
+    /// Use only the first N test images; `None` = all.
+    #[serde(default)]
+    pub test_limit: Option<usize>,
+    /// Where the validation pairs come from.
+    pub validation: Validation,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(siamese_data::DEFAULT_DATA_DIR)
+}
+
+/// How pixels become network inputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Normalization {
+    /// `p / 255`, in [0, 1] (the tutorial's). Keeps zero pixels zero, so the first layer
+    /// can skip them.
+    #[default]
+    UnitRange,
+    /// `(p / 255 − mean) / std` with mean and std of the training split.
+    Standardize,
+}
+
+/// The validation data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Validation {
+    /// Hold `count` images out of the training images; they never train.
+    Holdout {
+        /// Images held out.
+        count: usize,
+        /// Which ones.
+        from: HoldoutFrom,
+    },
+    /// Use the test pairs as validation data, as the Keras example does.
+    TestSet,
+}
+
+/// Which training images a [`Validation::Holdout`] takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HoldoutFrom {
+    /// The last `count` images.
+    Last,
+    /// A random `count`, drawn with the training seed.
+    Random,
+}
+
+/// The `model` section: the tower `input → hidden… → embedding` (input = pixels per image).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Widths of the hidden layers, each followed by ReLU.
+    pub hidden: Vec<usize>,
+    /// Embedding size.
+    pub embedding: usize,
+    /// ReLU after the embedding layer too (the tutorial's embedding is linear).
+    #[serde(default)]
+    pub final_activation: bool,
+    /// Weight initialization; biases start at zero.
+    #[serde(default)]
+    pub init: Init,
+}
+
+/// The `loss` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossConfig {
+    /// Contrastive margin m: dissimilar pairs farther apart than m cost nothing.
+    pub margin: f32,
+    /// A pair is predicted similar when its distance is below this; default m / 2.
+    #[serde(default)]
+    pub threshold: Option<f32>,
+}
+
+impl LossConfig {
+    /// The decision threshold in effect.
+    pub fn threshold(&self) -> f32 {
+        self.threshold.unwrap_or(self.margin / 2.0)
+    }
+}
+
+/// The `optimizer` section: Adam (Kingma & Ba) with bias correction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// Decay of the first moment.
+    #[serde(default = "default_beta1")]
+    pub beta1: f32,
+    /// Decay of the second moment.
+    #[serde(default = "default_beta2")]
+    pub beta2: f32,
+    /// Added to the root of the second moment (1e-8 in the paper and PyTorch, 1e-7 in Keras).
+    #[serde(default = "default_adam_eps")]
+    pub eps: f32,
+    /// Decoupled weight decay (AdamW); 0 turns it off.
+    #[serde(default)]
+    pub weight_decay: f32,
+}
+
+fn default_beta1() -> f32 {
+    0.9
+}
+fn default_beta2() -> f32 {
+    0.999
+}
+fn default_adam_eps() -> f32 {
+    1e-8
+}
+
+/// The `training` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Passes over the training pairs.
+    pub epochs: usize,
+    /// Pairs per optimizer step (each pair is two images, so a step runs 2 × this many rows).
+    pub batch_size: usize,
+    /// How training pairs are made.
+    pub pairs: PairRecipe,
+    /// The one seed every random choice derives from.
+    pub seed: u64,
+    /// Worker threads; 0 means one per core. Results do not depend on it.
+    #[serde(default)]
+    pub threads: usize,
+    /// Pairs per parallel shard of a minibatch. Shards are summed in a fixed order, so this
+    /// (not the thread count) decides the floating-point result.
+    #[serde(default = "default_shard_pairs")]
+    pub shard_pairs: usize,
+    /// Dense or sparse arithmetic in the first layer.
+    #[serde(default)]
+    pub first_layer: FirstLayer,
+}
+
+fn default_shard_pairs() -> usize {
+    64
+}
+
+/// Recipes for training pairs. Label convention everywhere: 1 = similar, 0 = dissimilar.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PairRecipe {
+    /// The Keras `mnist_siamese` recipe: consecutive same-class images, and each with the
+    /// image at the same rank of a random other class (108,400 pairs on MNIST).
+    Classic,
+    /// Random pairs with a given share of similar ones.
+    Random {
+        /// Pairs per epoch.
+        count: usize,
+        /// Share of similar pairs, in [0, 1].
+        positive_fraction: f64,
+        /// Draw new pairs every epoch instead of reusing the first epoch's.
+        fresh_each_epoch: bool,
+    },
+}
+
+/// The arithmetic of the first layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FirstLayer {
+    /// Sparse when zero pixels stay zero and fewer than half the training pixels are lit.
+    #[default]
+    Auto,
+    /// Always a dense matrix product.
+    Dense,
+    /// Always skip zero inputs.
+    Sparse,
+}
+
+/// The `output` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// The run directory: config, metrics, checkpoints and the trained tower go here.
+    pub dir: PathBuf,
+}
+
+/// Command-line overrides of the common knobs; `None` keeps the file's value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overrides {
+    /// `training.epochs`.
+    pub epochs: Option<usize>,
+    /// `training.batch_size`.
+    pub batch_size: Option<usize>,
+    /// `optimizer.lr`.
+    pub lr: Option<f32>,
+    /// `training.threads`.
+    pub threads: Option<usize>,
+    /// `training.seed`.
+    pub seed: Option<u64>,
+    /// `output.dir`.
+    pub output_dir: Option<PathBuf>,
+    /// `data.dir`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A semantic config error: the field, its bad value and the rule it breaks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InvalidField {
+    /// Dotted path of the field, e.g. `optimizer.lr`.
+    pub field: &'static str,
+    /// The value found.
+    pub value: String,
+    /// What a valid value looks like.
+    pub expected: String,
+}
+
+impl fmt::Display for InvalidField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` = {}: expected {}",
+            self.field, self.value, self.expected
+        )
+    }
+}
+
+impl std::error::Error for InvalidField {}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| TrainError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_ron_str(&text, path)
+    }
+
+    /// Parses and validates RON text; `origin` names it in errors.
+    pub fn from_ron_str(text: &str, origin: impl AsRef<Path>) -> Result<Self> {
+        let origin = origin.as_ref();
+        let config: Config =
+            ron::Options::default()
+                .from_str(text)
+                .map_err(|e| TrainError::ConfigSyntax {
+                    path: origin.to_owned(),
+                    line: e.span.start.line,
+                    column: e.span.start.col,
+                    message: e.code.to_string(),
+                })?;
+        config
+            .validate()
+            .map_err(|invalid| TrainError::ConfigInvalid {
+                path: origin.to_owned(),
+                invalid,
+            })?;
+        Ok(config)
+    }
+
+    /// The config as pretty RON, the way the run directory records it.
+    pub fn to_ron_string(&self) -> Result<String> {
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
+            .map_err(|e| TrainError::Internal(format!("cannot write the config as RON: {e}")))
+    }
+
+    /// Applies command-line overrides, then validates again.
+    pub fn apply(&mut self, overrides: &Overrides) -> std::result::Result<(), InvalidField> {
+        let o = overrides.clone();
+        if let Some(v) = o.epochs {
+            self.training.epochs = v;
+        }
+        if let Some(v) = o.batch_size {
+            self.training.batch_size = v;
+        }
+        if let Some(v) = o.lr {
+            self.optimizer.lr = v;
+        }
+        if let Some(v) = o.threads {
+            self.training.threads = v;
+        }
+        if let Some(v) = o.seed {
+            self.training.seed = v;
+        }
+        if let Some(v) = o.output_dir {
+            self.output.dir = v;
+        }
+        if let Some(v) = o.data_dir {
+            self.data.dir = v;
+        }
+        self.validate()
+    }
+
+    /// Checks every value that parses but makes no sense.
+    pub fn validate(&self) -> std::result::Result<(), InvalidField> {
+        fn bad(field: &'static str, value: impl fmt::Debug, expected: &str) -> InvalidField {
+            InvalidField {
+                field,
+                value: format!("{value:?}"),
+                expected: expected.to_owned(),
+            }
+        }
+        let positive = |field, v: f32| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(bad(field, v, "a finite number > 0"))
+            }
+        };
+        if self.model.hidden.contains(&0) {
+            return Err(bad("model.hidden", &self.model.hidden, "layer sizes ≥ 1"));
+        }
+        if self.model.embedding == 0 {
+            return Err(bad("model.embedding", 0, "a size ≥ 1"));
+        }
+        positive("loss.margin", self.loss.margin)?;
+        if let Some(t) = self.loss.threshold {
+            positive("loss.threshold", t)?;
+        }
+        positive("optimizer.lr", self.optimizer.lr)?;
+        positive("optimizer.eps", self.optimizer.eps)?;
+        for (field, beta) in [
+            ("optimizer.beta1", self.optimizer.beta1),
+            ("optimizer.beta2", self.optimizer.beta2),
+        ] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(bad(field, beta, "a number in [0, 1)"));
+            }
+        }
+        let wd = self.optimizer.weight_decay;
+        if !(wd.is_finite() && wd >= 0.0) {
+            return Err(bad("optimizer.weight_decay", wd, "a finite number ≥ 0"));
+        }
+        if self.training.epochs == 0 {
+            return Err(bad("training.epochs", 0, "at least 1"));
+        }
+        if self.training.batch_size == 0 {
+            return Err(bad("training.batch_size", 0, "at least 1 pair"));
+        }
+        if self.training.shard_pairs == 0 {
+            return Err(bad("training.shard_pairs", 0, "at least 1 pair"));
+        }
+        if let PairRecipe::Random {
+            count,
+            positive_fraction,
+            ..
+        } = self.training.pairs
+        {
+            if count == 0 {
+                return Err(bad("training.pairs.count", 0, "at least 1 pair"));
+            }
+            if !(0.0..=1.0).contains(&positive_fraction) {
+                return Err(bad(
+                    "training.pairs.positive_fraction",
+                    positive_fraction,
+                    "a share in [0, 1]",
+                ));
+            }
+        }
+        if self.data.train_limit == Some(0) {
+            return Err(bad(
+                "data.train_limit",
+                0,
+                "at least 1 image, or None for all",
+            ));
+        }
+        if self.data.test_limit == Some(0) {
+            return Err(bad(
+                "data.test_limit",
+                0,
+                "at least 1 image, or None for all",
+            ));
+        }
+        if let Validation::Holdout { count: 0, .. } = self.data.validation {
+            return Err(bad("data.validation.count", 0, "at least 1 image"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+use std::path::PathBuf;
+
+use crate::config::InvalidField;
+
+/// Everything that can stop an experiment.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The config file is not valid RON for a [`crate::Config`].
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    ConfigSyntax {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What was expected and what was found.
+        message: String,
+    },
+    /// The config parses but a value makes no sense.
+    #[error("{}: {invalid}", path.display())]
+    ConfigInvalid {
+        /// The config file.
+        path: PathBuf,
+        /// The field and its bad value.
+        invalid: InvalidField,
+    },
+    /// A config value that only turns out wrong once the data is known.
+    #[error("config: {0}")]
+    ConfigVsData(InvalidField),
+    /// Loading or preparing the data failed.
+    #[error(transparent)]
+    Data(#[from] siamese_data::DataError),
+    /// Building or running the tower failed.
+    #[error(transparent)]
+    Nn(#[from] siamese_nn::NnError),
+    /// The loss rejected its inputs.
+    #[error(transparent)]
+    Loss(#[from] siamese_loss::LossError),
+    /// Reading or writing a run file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A checkpoint that cannot continue this run.
+    #[error("{}: {message}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What does not match.
+        message: String,
+    },
+    /// The loss or a gradient became NaN or infinite.
+    #[error(
+        "non-finite {what} at epoch {epoch}, step {step}: training stopped; the checkpoint of \
+         the last finished epoch is kept (try a lower learning rate)"
+    )]
+    NonFinite {
+        /// `"loss"` or `"gradient"`.
+        what: &'static str,
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based step within the epoch.
+        step: usize,
+    },
+    /// The thread pool could not be built.
+    #[error("cannot start {threads} worker threads: {message}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// Why not.
+        message: String,
+    },
+    /// A bug: a state the code should never reach.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The result type of this crate.
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
