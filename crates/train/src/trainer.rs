@@ -453,17 +453,22 @@ impl<'c> Run<'c> {
             training.shard_pairs,
             self.data.train.image_len(),
         );
-        let mut pairs = self.data.train_pairs.clone();
+        let fresh_pairs = matches!(
+            training.pairs,
+            PairRecipe::Random {
+                fresh_each_epoch: true,
+                ..
+            }
+        );
+        let mut pairs = Vec::with_capacity(self.data.train_pairs.len());
         for epoch in self.start_epoch..training.epochs {
-            if matches!(
-                training.pairs,
-                PairRecipe::Random {
-                    fresh_each_epoch: true,
-                    ..
-                }
-            ) && epoch > 0
-            {
-                pairs = make_train_pairs(self.config, &self.data.train, epoch)?;
+            // Each epoch shuffles from the same starting order, so an epoch depends on
+            // (seed, epoch) alone and a resumed run replays it exactly.
+            pairs.clear();
+            if fresh_pairs && epoch > 0 {
+                pairs.extend(make_train_pairs(self.config, &self.data.train, epoch)?);
+            } else {
+                pairs.extend_from_slice(&self.data.train_pairs);
             }
             let mut rng = ChaCha8Rng::seed_from_u64(epoch_seed(
                 training.seed,

@@ -1,0 +1,141 @@
+//! Config errors name the file, the position or the field, and what was expected.
+
+use std::path::Path;
+
+use siamese_train::{Config, Overrides, TrainError};
+
+fn base_text() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/base.ron"))
+        .unwrap()
+}
+
+#[test]
+fn every_shipped_config_parses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "ron") {
+            Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            seen += 1;
+        }
+    }
+    assert!(
+        seen >= 3,
+        "expected base, keras-parity and smoke in {}",
+        dir.display()
+    );
+}
+
+#[test]
+fn base_config_is_the_tutorials_experiment() {
+    let config = Config::from_ron_str(&base_text(), "base.ron").unwrap();
+    assert_eq!(config.model.hidden, vec![512, 256]);
+    assert_eq!(config.model.embedding, 128);
+    assert!(!config.model.final_activation);
+    assert_eq!(config.loss.margin, 1.0);
+    assert_eq!(config.optimizer.lr, 1e-3);
+    assert_eq!(config.training.batch_size, 128);
+    assert_eq!(config.training.epochs, 5);
+    assert_eq!(config.training.pairs, siamese_train::PairRecipe::Classic);
+}
+
+#[test]
+fn unknown_field_names_file_position_and_field() {
+    let text = base_text().replace("margin: 1.0,", "margin: 1.0,\n        margn: 2.0,");
+    let err = Config::from_ron_str(&text, "configs/typo.ron").unwrap_err();
+    let TrainError::ConfigSyntax { line, column, .. } = &err else {
+        panic!("{err:?}")
+    };
+    let expected_line = text.lines().position(|l| l.contains("margn")).unwrap() + 1;
+    assert_eq!(*line, expected_line, "{err}");
+    assert!(*column > 1);
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!("configs/typo.ron:{expected_line}:")),
+        "{message}"
+    );
+    assert!(message.contains("margn"), "{message}");
+}
+
+#[test]
+fn wrong_type_names_position_and_expectation() {
+    let text = base_text().replace("batch_size: 128,", "batch_size: \"many\",");
+    let err = Config::from_ron_str(&text, "wrong.ron").unwrap_err();
+    let expected_line = text.lines().position(|l| l.contains("\"many\"")).unwrap() + 1;
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!("wrong.ron:{expected_line}:")),
+        "{message}"
+    );
+    assert!(message.to_lowercase().contains("expected"), "{message}");
+}
+
+#[test]
+fn invalid_values_name_the_field_and_value() {
+    let cases = [
+        ("lr: 0.001,", "lr: -0.5,", "optimizer.lr", "-0.5"),
+        ("margin: 1.0,", "margin: 0.0,", "loss.margin", "0.0"),
+        (
+            "hidden: [512, 256],",
+            "hidden: [512, 0],",
+            "model.hidden",
+            "[512, 0]",
+        ),
+        ("epochs: 5,", "epochs: 0,", "training.epochs", "0"),
+        (
+            "batch_size: 128,",
+            "batch_size: 0,",
+            "training.batch_size",
+            "0",
+        ),
+        ("embedding: 128,", "embedding: 0,", "model.embedding", "0"),
+        ("beta2: 0.999,", "beta2: 1.0,", "optimizer.beta2", "1.0"),
+        (
+            "Holdout(count: 5000, from: Last)",
+            "Holdout(count: 0, from: Last)",
+            "data.validation.count",
+            "0",
+        ),
+    ];
+    for (from, to, field, value) in cases {
+        let text = base_text().replace(from, to);
+        assert_ne!(text, base_text(), "pattern {from} not in base.ron");
+        let err = Config::from_ron_str(&text, "bad.ron").unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("`{field}` = {value}")) && message.starts_with("bad.ron"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn overrides_apply_and_are_validated() {
+    let mut config = Config::from_ron_str(&base_text(), "base.ron").unwrap();
+    config
+        .apply(&Overrides {
+            epochs: Some(2),
+            threads: Some(1),
+            output_dir: Some("elsewhere".into()),
+            ..Overrides::default()
+        })
+        .unwrap();
+    assert_eq!((config.training.epochs, config.training.threads), (2, 1));
+    assert_eq!(config.output.dir, Path::new("elsewhere"));
+    let err = config
+        .apply(&Overrides {
+            lr: Some(0.0),
+            ..Overrides::default()
+        })
+        .unwrap_err();
+    assert_eq!(err.field, "optimizer.lr");
+}
+
+#[test]
+fn missing_config_file_names_the_path() {
+    let err = Config::load(Path::new("no/such/config.ron"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no/such/config.ron"), "{err}");
+}
