@@ -441,11 +441,15 @@ fn read_idx<R: Read>(
     max_possible_len: Option<u64>,
     gzip: bool,
 ) -> Result<IdxArray> {
+    // Decoder failures are about the file's content, not the OS; saying so
+    // tells the user to re-fetch the file rather than check permissions.
     let read_err = |e: io::Error| {
         if gzip
             && matches!(
                 e.kind(),
-                io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData
+                io::ErrorKind::InvalidInput
+                    | io::ErrorKind::InvalidData
+                    | io::ErrorKind::UnexpectedEof
             )
         {
             DataError::Gzip {

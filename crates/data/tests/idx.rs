@@ -412,3 +412,23 @@ fn gzip_is_detected_from_a_reader_that_returns_one_byte_at_a_time() {
         "{e}"
     );
 }
+
+#[test]
+fn gzip_cut_inside_the_idx_header() {
+    let mut bytes = header(0x08, &[10, 10, 10]);
+    bytes.extend_from_slice(&[0; 1000]);
+    let z = gz(&bytes);
+    // Keep the gzip header and a sliver of deflate data: not even the IDX
+    // header decompresses.
+    let cut = &z[..12];
+    let e = IdxArray::from_bytes(cut, "cut-early.gz").unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.starts_with("cut-early.gz: "), "{msg}");
+    assert!(
+        matches!(
+            e,
+            DataError::Gzip { .. } | DataError::Truncated { part: "header", .. }
+        ),
+        "{e:?}"
+    );
+}
