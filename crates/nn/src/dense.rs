@@ -1,14 +1,16 @@
-use ndarray::{ArrayView2, ArrayViewMut2, Zip, linalg::general_mat_mul};
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder, Zip, linalg::general_mat_mul};
 
 use crate::error::shape_error;
+use crate::kernels;
 use crate::sparse::{CscScratch, CsrBatch};
 use crate::{NnError, Result};
 
 /// A fully connected layer `y = x·W + b`, optionally followed by ReLU (fused into the same pass).
 ///
 /// The layer owns no numbers: its weights live in a caller's flat parameter buffer at
-/// `offset`, `W` row-major `[input, output]` then `b` `[output]`, and its gradients at the same
-/// place in a gradient buffer of the same length. That lets an optimizer walk one contiguous
+/// `offset`, `W` row-major `[input, output]` with rows [`Dense::stride`] values apart, then
+/// `b` `[output]`, and its gradients at the same place in a gradient buffer of the same
+/// length. That lets an optimizer walk one contiguous
 /// buffer without knowing the layers, and lets parallel shards share the weights read-only.
 ///
 /// ```
@@ -25,8 +27,22 @@ use crate::{NnError, Result};
 pub struct Dense {
     input: usize,
     output: usize,
+    stride: usize,
     offset: usize,
     relu: bool,
+}
+
+/// Distance between weight rows: the output width, plus 16 unused values when rows would
+/// otherwise be a multiple of 256 bytes apart. Rows 2 KB apart all fall into a few cache
+/// sets, so the sparse first layer, which reads a 64-column strip of every row, evicted its
+/// own strip; the padding spreads the strip over all sets. Padding stays zero: its
+/// gradient is zero, so Adam never moves it.
+fn padded_stride(output: usize) -> usize {
+    if output >= 64 && output % 64 == 0 {
+        output + 16
+    } else {
+        output
+    }
 }
 
 impl Dense {
@@ -35,9 +51,31 @@ impl Dense {
         Self {
             input,
             output,
+            stride: padded_stride(output),
             offset,
             relu,
         }
+    }
+
+    /// Values from one weight row to the next in the parameter buffer (≥ `output`).
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// Where the bias starts in the parameter buffer.
+    pub fn bias_offset(&self) -> usize {
+        self.offset + self.input * self.stride
+    }
+
+    /// The weights `[input, output]` as a (strided) view into `params`.
+    pub fn weights<'a>(&self, params: &'a [f32]) -> Result<ArrayView2<'a, f32>> {
+        let (w, _) = self.split(params, "parameter")?;
+        Ok(self.weight_view(w))
+    }
+
+    /// The bias `[output]` inside `params`.
+    pub fn bias<'a>(&self, params: &'a [f32]) -> Result<&'a [f32]> {
+        Ok(self.split(params, "parameter")?.1)
     }
 
     /// Input features.
@@ -55,9 +93,10 @@ impl Dense {
         self.relu
     }
 
-    /// Weights plus biases.
+    /// Length of this layer's part of the parameter buffer: weights (with row padding, see
+    /// [`Dense::stride`]) plus biases.
     pub fn num_params(&self) -> usize {
-        self.input * self.output + self.output
+        self.input * self.stride + self.output
     }
 
     /// Where this layer's weights start in the parameter buffer.
@@ -72,7 +111,7 @@ impl Dense {
             expected: end,
             found: buffer.len(),
         })?;
-        Ok(own.split_at(self.input * self.output))
+        Ok(own.split_at(self.input * self.stride))
     }
 
     fn split_mut<'a>(&self, buffer: &'a mut [f32]) -> Result<(&'a mut [f32], &'a mut [f32])> {
@@ -85,12 +124,13 @@ impl Dense {
                 expected: end,
                 found,
             })?;
-        Ok(own.split_at_mut(self.input * self.output))
+        Ok(own.split_at_mut(self.input * self.stride))
     }
 
     fn weight_view<'a>(&self, weights: &'a [f32]) -> ArrayView2<'a, f32> {
-        // ok: `split` cut exactly input*output values.
-        ArrayView2::from_shape((self.input, self.output), weights).expect("weight slice length")
+        // ok: `split` cut exactly input*stride values, stride ≥ output.
+        ArrayView2::from_shape((self.input, self.output).strides((self.stride, 1)), weights)
+            .expect("weight slice length")
     }
 
     fn check_batch(&self, rows: usize, x_shape: &[usize], y_shape: &[usize]) -> Result<()> {
@@ -113,16 +153,7 @@ impl Dense {
         self.check_batch(x.nrows(), x.shape(), y.shape())?;
         let (w, b) = self.split(params, "parameter")?;
         general_mat_mul(1.0, &x, &self.weight_view(w), 0.0, &mut y);
-        for mut row in y.rows_mut() {
-            if self.relu {
-                Zip::from(&mut row).and(b).for_each(|v, &bias| {
-                    let z = *v + bias;
-                    *v = if z > 0.0 { z } else { 0.0 };
-                });
-            } else {
-                Zip::from(&mut row).and(b).for_each(|v, &bias| *v += bias);
-            }
-        }
+        kernels::add_bias_activate(contiguous_mut(&mut y, "layer output")?, b, self.relu);
         Ok(())
     }
 
@@ -143,26 +174,10 @@ impl Dense {
             ));
         }
         let (w, b) = self.split(params, "parameter")?;
-        let out = self.output;
-        for (i, mut y_row) in y.rows_mut().into_iter().enumerate() {
-            let Some(y_row) = y_row.as_slice_mut() else {
-                return Err(NnError::Shape {
-                    what: "sparse layer output",
-                    expected: "rows contiguous in memory".into(),
-                    found: "strided rows".into(),
-                });
-            };
-            y_row.copy_from_slice(b);
-            let (cols, vals) = x.row_slices(i);
-            for (&c, &v) in cols.iter().zip(vals) {
-                let c = c as usize;
-                axpy(v, &w[c * out..(c + 1) * out], y_row);
-            }
-            if self.relu {
-                for v in y_row.iter_mut() {
-                    *v = if *v > 0.0 { *v } else { 0.0 };
-                }
-            }
+        let y = contiguous_mut(&mut y, "layer output")?;
+        kernels::sparse_times_matrix(x.compressed(), w, self.stride, b, y);
+        if self.relu {
+            kernels::relu(y);
         }
         Ok(())
     }
@@ -187,10 +202,12 @@ impl Dense {
         }
         self.relu_backward(y, dy.view_mut());
         let (gw, gb) = self.split_mut(grads)?;
-        let mut gw = ArrayViewMut2::from_shape((self.input, self.output), gw)
-            .expect("gradient slice length"); // ok: `split_mut` cut exactly input*output values.
+        let mut gw =
+            ArrayViewMut2::from_shape((self.input, self.output).strides((self.stride, 1)), gw)
+                .expect("gradient slice length"); // ok: `split_mut` cut exactly input*stride values.
         general_mat_mul(1.0, &x.t(), &dy, 1.0, &mut gw);
-        accumulate_column_sums(dy.view(), gb);
+        let dz = dy.view();
+        kernels::accumulate_column_sums(contiguous(&dz, "output gradient")?, gb);
         if let Some(mut dx) = dx {
             if dx.shape() != x.shape() {
                 return Err(shape_error("input gradient", x.shape(), dx.shape()));
@@ -216,24 +233,12 @@ impl Dense {
             return Err(shape_error("output gradient", y.shape(), dy.shape()));
         }
         self.relu_backward(y, dy.view_mut());
-        let Some(dz) = dy.as_slice() else {
-            return Err(NnError::Shape {
-                what: "sparse layer output gradient",
-                expected: "rows contiguous in memory".into(),
-                found: "strided rows".into(),
-            });
-        };
+        let dy = dy.view();
+        let dz = contiguous(&dy, "sparse layer output gradient")?;
         let (gw, gb) = self.split_mut(grads)?;
-        let out = self.output;
         csc.build(x);
-        for (c, gw_row) in gw.chunks_exact_mut(out).enumerate() {
-            let (rows, vals) = csc.column(c);
-            for (&r, &v) in rows.iter().zip(vals) {
-                let r = r as usize;
-                axpy(v, &dz[r * out..(r + 1) * out], gw_row);
-            }
-        }
-        accumulate_column_sums(dy.view(), gb);
+        kernels::sparse_transpose_times_matrix(csc.compressed(), dz, gw, self.stride, self.output);
+        kernels::accumulate_column_sums(dz, gb);
         Ok(())
     }
 
@@ -251,30 +256,42 @@ pub struct Relu;
 impl Relu {
     /// `x ← max(x, 0)` in place.
     pub fn forward(mut x: ArrayViewMut2<'_, f32>) {
-        x.mapv_inplace(|v| if v > 0.0 { v } else { 0.0 });
+        match x.as_slice_mut() {
+            Some(x) => kernels::relu(x),
+            None => x.mapv_inplace(|v| if v > 0.0 { v } else { 0.0 }),
+        }
     }
 
     /// Zeroes the gradient where the output `y` was clamped. Using the output instead of the
     /// input is exact for ReLU (y > 0 ⇔ x > 0) and saves keeping the pre-activations.
     /// The derivative at exactly 0 is taken as 0.
     pub fn backward(y: ArrayView2<'_, f32>, mut dy: ArrayViewMut2<'_, f32>) {
-        Zip::from(&mut dy).and(&y).for_each(|d, &out| {
-            if out <= 0.0 {
-                *d = 0.0;
-            }
-        });
+        match (y.as_slice(), dy.as_slice_mut()) {
+            (Some(y), Some(dy)) => kernels::relu_mask(y, dy),
+            _ => Zip::from(&mut dy).and(&y).for_each(|d, &out| {
+                if out <= 0.0 {
+                    *d = 0.0;
+                }
+            }),
+        }
     }
 }
 
-#[inline]
-fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
-    for (yv, &xv) in y.iter_mut().zip(x) {
-        *yv += alpha * xv;
-    }
+fn contiguous<'a>(a: &'a ArrayView2<'_, f32>, what: &'static str) -> Result<&'a [f32]> {
+    a.as_slice().ok_or_else(|| not_contiguous(what))
 }
 
-fn accumulate_column_sums(dz: ArrayView2<'_, f32>, sums: &mut [f32]) {
-    for row in dz.rows() {
-        Zip::from(&mut *sums).and(&row).for_each(|s, &v| *s += v);
+fn contiguous_mut<'a>(
+    a: &'a mut ArrayViewMut2<'_, f32>,
+    what: &'static str,
+) -> Result<&'a mut [f32]> {
+    a.as_slice_mut().ok_or_else(|| not_contiguous(what))
+}
+
+fn not_contiguous(what: &'static str) -> NnError {
+    NnError::Shape {
+        what,
+        expected: "rows contiguous in memory (standard layout)".into(),
+        found: "a strided view".into(),
     }
 }

@@ -42,26 +42,31 @@ pub fn save_tower(
             found: params.len(),
         });
     }
-    let bytes: Vec<u8> = params.iter().flat_map(|v| v.to_le_bytes()).collect();
+    // Tensors are stored dense ([in, out] without the row padding of the buffer).
+    let layer_bytes: Vec<(Vec<u8>, Vec<u8>)> = tower
+        .layers()
+        .iter()
+        .map(|layer| {
+            let weights = layer.weights(params)?;
+            let w: Vec<u8> = weights.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let b: Vec<u8> = layer
+                .bias(params)?
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            Ok((w, b))
+        })
+        .collect::<Result<_>>()?;
     let mut tensors = Vec::with_capacity(2 * tower.layers().len());
-    for (i, layer) in tower.layers().iter().enumerate() {
-        let w_start = 4 * layer.offset();
-        let b_start = w_start + 4 * layer.input() * layer.output();
-        let b_end = b_start + 4 * layer.output();
+    for (i, (layer, (w, b))) in tower.layers().iter().zip(&layer_bytes).enumerate() {
         let view = |shape: Vec<usize>, data| {
             TensorView::new(Dtype::F32, shape, data).map_err(|e| format_error(path, e))
         };
         tensors.push((
             format!("dense_{i}.kernel"),
-            view(
-                vec![layer.input(), layer.output()],
-                &bytes[w_start..b_start],
-            )?,
+            view(vec![layer.input(), layer.output()], w)?,
         ));
-        tensors.push((
-            format!("dense_{i}.bias"),
-            view(vec![layer.output()], &bytes[b_start..b_end])?,
-        ));
+        tensors.push((format!("dense_{i}.bias"), view(vec![layer.output()], b)?));
     }
     let mut info: HashMap<String, String> = metadata.clone().into_iter().collect();
     info.insert(VERSION_KEY.into(), FORMAT_VERSION.to_string());
@@ -111,42 +116,57 @@ pub fn load_tower(path: &Path) -> Result<SavedTower> {
     let tensors = SafeTensors::deserialize(&bytes).map_err(|e| format_error(path, e))?;
     let mut params = vec![0.0f32; tower.num_params()];
     for (i, layer) in tower.layers().iter().enumerate() {
-        let w_start = layer.offset();
-        let b_start = w_start + layer.input() * layer.output();
-        let parts = [
-            (
-                format!("dense_{i}.kernel"),
-                vec![layer.input(), layer.output()],
-                w_start,
-            ),
-            (format!("dense_{i}.bias"), vec![layer.output()], b_start),
-        ];
-        for (name, shape, start) in parts {
-            let view = tensors.tensor(&name).map_err(|e| NnError::Format {
-                path: path.to_owned(),
-                message: format!("tensor `{name}`: {e}"),
-            })?;
-            if view.dtype() != Dtype::F32 || view.shape() != shape.as_slice() {
-                return Err(NnError::Format {
-                    path: path.to_owned(),
-                    message: format!(
-                        "tensor `{name}`: expected F32 {shape:?}, found {:?} {:?}",
-                        view.dtype(),
-                        view.shape()
-                    ),
-                });
-            }
-            let dst = &mut params[start..start + shape.iter().product::<usize>()];
-            for (d, chunk) in dst.iter_mut().zip(view.data().chunks_exact(4)) {
-                *d = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-            }
+        let kernel = read_tensor(
+            path,
+            &tensors,
+            &format!("dense_{i}.kernel"),
+            &[layer.input(), layer.output()],
+        )?;
+        for (r, row) in kernel.chunks_exact(layer.output()).enumerate() {
+            let start = layer.offset() + r * layer.stride();
+            params[start..start + layer.output()].copy_from_slice(row);
         }
+        let bias = read_tensor(
+            path,
+            &tensors,
+            &format!("dense_{i}.bias"),
+            &[layer.output()],
+        )?;
+        let start = layer.bias_offset();
+        params[start..start + layer.output()].copy_from_slice(&bias);
     }
     Ok(SavedTower {
         tower,
         params,
         metadata,
     })
+}
+
+fn read_tensor(
+    path: &Path,
+    tensors: &SafeTensors<'_>,
+    name: &str,
+    shape: &[usize],
+) -> Result<Vec<f32>> {
+    let view = tensors.tensor(name).map_err(|e| NnError::Format {
+        path: path.to_owned(),
+        message: format!("tensor `{name}`: {e}"),
+    })?;
+    if view.dtype() != Dtype::F32 || view.shape() != shape {
+        return Err(NnError::Format {
+            path: path.to_owned(),
+            message: format!(
+                "tensor `{name}`: expected F32 {shape:?}, found {:?} {:?}",
+                view.dtype(),
+                view.shape()
+            ),
+        });
+    }
+    Ok(view
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 /// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over `path`.

@@ -25,6 +25,7 @@
 mod dense;
 mod error;
 mod io;
+mod kernels;
 mod sparse;
 mod spec;
 mod tower;

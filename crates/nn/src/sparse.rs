@@ -125,6 +125,14 @@ impl CsrBatch {
         (&self.col_index[range.clone()], &self.values[range])
     }
 
+    pub(crate) fn compressed(&self) -> crate::kernels::Compressed<'_> {
+        crate::kernels::Compressed {
+            starts: &self.row_start,
+            index: &self.col_index,
+            values: &self.values,
+        }
+    }
+
     /// Whether every stored column index is below `cols()`.
     pub(crate) fn columns_in_range(&self) -> bool {
         self.col_index.iter().all(|&c| (c as usize) < self.cols)
@@ -170,8 +178,11 @@ impl CscScratch {
         }
     }
 
-    pub(crate) fn column(&self, c: usize) -> (&[u32], &[f32]) {
-        let range = self.col_start[c] as usize..self.col_start[c + 1] as usize;
-        (&self.row_index[range.clone()], &self.values[range])
+    pub(crate) fn compressed(&self) -> crate::kernels::Compressed<'_> {
+        crate::kernels::Compressed {
+            starts: &self.col_start,
+            index: &self.row_index,
+            values: &self.values,
+        }
     }
 }

@@ -143,11 +143,12 @@ impl Tower {
                 }
             };
             let start = layer.offset();
-            for (dst, src) in params[start..start + fan_in * fan_out]
-                .iter_mut()
-                .zip(weights.iter())
-            {
-                *dst = *src;
+            let stride = layer.stride();
+            for (r, row) in weights.rows().into_iter().enumerate() {
+                let dst = &mut params[start + r * stride..start + r * stride + fan_out];
+                for (d, &w) in dst.iter_mut().zip(row) {
+                    *d = w;
+                }
             }
         }
         Ok(params)

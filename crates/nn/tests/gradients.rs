@@ -33,7 +33,14 @@ fn assert_close(analytic: f32, numeric: f64, what: &str) {
 
 #[test]
 fn dense_backward_matches_finite_differences() {
-    let (rows, input, output) = (3, 5, 4);
+    // 64 outputs: rows are padded in the parameter buffer (see `Dense::stride`).
+    for output in [4, 64] {
+        check_dense_backward(output);
+    }
+}
+
+fn check_dense_backward(output: usize) {
+    let (rows, input) = (3, 5);
     let layer = Dense::new(input, output, 0, false);
     let mut params = random((1, layer.num_params()), 1)
         .into_raw_vec_and_offset()
@@ -216,7 +223,19 @@ fn tower_backward_matches_finite_differences() {
 
 #[test]
 fn sparse_first_layer_matches_dense() {
-    let tower = small_tower(false);
+    for hidden in [6, 128] {
+        check_sparse_matches_dense(hidden);
+    }
+}
+
+fn check_sparse_matches_dense(hidden: usize) {
+    let tower = Tower::new(TowerSpec {
+        input: 7,
+        hidden: vec![hidden, 5],
+        embedding: 4,
+        final_activation: false,
+    })
+    .unwrap();
     let rows = 6;
     let params = tower.init_params(Init::GlorotUniform, 21).unwrap();
     // About 30% of the inputs non-zero, as for MNIST digits.
@@ -330,19 +349,26 @@ fn init_is_seeded_and_scaled() {
     let c = tower.init_params(Init::GlorotUniform, 6).unwrap();
     assert_eq!(a, b);
     assert_ne!(a, c);
+    let layer = &tower.layers()[0];
     let limit = (6.0f32 / (784.0 + 512.0)).sqrt();
-    let first = &a[..784 * 512];
+    let first = layer.weights(&a).unwrap();
     assert!(first.iter().all(|v| v.abs() <= limit));
     let max = first.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     assert!(
         max > 0.95 * limit,
         "uniform draws should reach near the limit"
     );
-    // Biases start at zero.
-    assert!(a[784 * 512..784 * 512 + 512].iter().all(|&v| v == 0.0));
+    // Biases start at zero, and so does the row padding of the buffer.
+    assert!(layer.bias(&a).unwrap().iter().all(|&v| v == 0.0));
+    let logical: usize = tower
+        .layers()
+        .iter()
+        .map(|l| l.input() * l.output() + l.output())
+        .sum();
+    assert_eq!(a.iter().filter(|&&v| v != 0.0).count(), logical - 512 - 128);
 
     let he = tower.init_params(Init::HeNormal, 5).unwrap();
-    let w = &he[..784 * 512];
+    let w = layer.weights(&he).unwrap();
     let var = w.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / w.len() as f64;
     let expected = 2.0 / 784.0;
     assert!(

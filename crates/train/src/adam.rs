@@ -70,14 +70,7 @@ impl Adam {
     /// One update with gradient `grads`. Elementwise, so the result does not depend on how
     /// the chunks are spread over threads.
     pub fn step(&mut self, params: &mut [f32], grads: &[f32]) {
-        self.t += 1;
-        let t = self.t as i32;
-        let (b1, b2) = (self.beta1, self.beta2);
-        // Bias corrections folded into two scalars: p -= lr·m̂/(√v̂ + ε)
-        // with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ).
-        let step_size = self.lr / (1.0 - b1.powi(t));
-        let inv_sqrt_c2 = 1.0 / (1.0 - b2.powi(t)).sqrt();
-        let (eps, decay) = (self.eps, self.lr * self.weight_decay);
+        let c = self.next_coefficients();
         params
             .par_chunks_mut(CHUNK)
             .zip(grads.par_chunks(CHUNK))
@@ -87,12 +80,119 @@ impl Adam {
                     .zip(self.v.par_chunks_mut(CHUNK)),
             )
             .for_each(|((p, g), (m, v))| {
-                for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
-                    *m = b1 * *m + (1.0 - b1) * g;
-                    *v = b2 * *v + (1.0 - b2) * g * g;
-                    *p -= step_size * *m / (v.sqrt() * inv_sqrt_c2 + eps) + decay * *p;
-                }
+                update(p, g, m, v, &c);
             });
+    }
+
+    /// One update with the gradient `Σ parts`, summed element by element in the order given
+    /// (so the result does not depend on threads); `parts[0]` may be overwritten. Returns
+    /// whether every summed gradient element was finite; when not, the parameters are left
+    /// in an unspecified state and training must stop.
+    pub fn step_sum(&mut self, params: &mut [f32], parts: &mut [Vec<f32>]) -> bool {
+        let Some((first, rest)) = parts.split_first_mut() else {
+            return true;
+        };
+        let rest: &[Vec<f32>] = rest;
+        let c = self.next_coefficients();
+        params
+            .par_chunks_mut(CHUNK)
+            .zip(first.par_chunks_mut(CHUNK))
+            .zip(
+                self.m
+                    .par_chunks_mut(CHUNK)
+                    .zip(self.v.par_chunks_mut(CHUNK)),
+            )
+            .enumerate()
+            .map(|(chunk, ((p, g0), (m, v)))| {
+                let range = chunk * CHUNK..chunk * CHUNK + p.len();
+                match rest {
+                    [] => update(p, g0, m, v, &c),
+                    [g1] => update_two(p, g0, &g1[range], m, v, &c),
+                    more => {
+                        for g in more {
+                            add_assign(g0, &g[range.clone()]);
+                        }
+                        update(p, g0, m, v, &c)
+                    }
+                }
+            })
+            .reduce(|| true, |a, b| a && b)
+    }
+
+    fn next_coefficients(&mut self) -> Coefficients {
+        self.t += 1;
+        let t = self.t as i32;
+        let (b1, b2) = (self.beta1, self.beta2);
+        // Bias corrections folded into two scalars: p -= lr·m̂/(√v̂ + ε)
+        // with m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ).
+        Coefficients {
+            b1,
+            b2,
+            step_size: self.lr / (1.0 - b1.powi(t)),
+            inv_sqrt_c2: 1.0 / (1.0 - b2.powi(t)).sqrt(),
+            eps: self.eps,
+            decay: self.lr * self.weight_decay,
+        }
+    }
+}
+
+/// The scalars of one Adam step.
+struct Coefficients {
+    b1: f32,
+    b2: f32,
+    step_size: f32,
+    inv_sqrt_c2: f32,
+    eps: f32,
+    decay: f32,
+}
+
+/// Moments below the smallest normal float are flushed to zero: rarely lit border pixels
+/// leave ~30% of the first moments decaying into subnormals, whose arithmetic is slow on
+/// many CPUs, and a moment that small moves no weight anyway.
+#[inline(always)]
+fn flush(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE { 0.0 } else { x }
+}
+
+/// One element of Adam; returns 1.0 for a finite gradient, 0.0 otherwise (as a float, so
+/// the caller's loop has no branch and vectorizes).
+#[inline(always)]
+fn update_one(p: &mut f32, g: f32, m: &mut f32, v: &mut f32, c: &Coefficients) -> bool {
+    *m = flush(c.b1 * *m + (1.0 - c.b1) * g);
+    *v = flush(c.b2 * *v + (1.0 - c.b2) * g * g);
+    *p -= c.step_size * *m / (v.sqrt() * c.inv_sqrt_c2 + c.eps) + c.decay * *p;
+    g.is_finite()
+}
+
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: &Coefficients) -> bool {
+    let mut finite = true;
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+        finite &= update_one(p, g, m, v, c);
+    }
+    finite
+}
+
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn update_two(
+    p: &mut [f32],
+    g0: &[f32],
+    g1: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    c: &Coefficients,
+) -> bool {
+    let mut finite = true;
+    for ((((p, &g0), &g1), m), v) in p.iter_mut().zip(g0).zip(g1).zip(m).zip(v) {
+        finite &= update_one(p, g0 + g1, m, v, c);
+    }
+    finite
+}
+
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn add_assign(total: &mut [f32], part: &[f32]) {
+    for (t, p) in total.iter_mut().zip(part) {
+        *t += p;
     }
 }
 
@@ -139,6 +239,32 @@ mod tests {
             p[0]
         );
         assert_eq!(adam.steps(), 5);
+    }
+
+    #[test]
+    fn summing_parts_equals_stepping_with_the_sum() {
+        for parts in 1..=3 {
+            let n = CHUNK + 5;
+            let grads: Vec<Vec<f32>> = (0..parts)
+                .map(|k| {
+                    (0..n)
+                        .map(|i| ((i * (k + 3) % 17) as f32 - 8.0) / 8.0)
+                        .collect()
+                })
+                .collect();
+            let total: Vec<f32> = (0..n)
+                .map(|i| grads.iter().fold(0.0, |acc, g| acc + g[i]))
+                .collect();
+            let mut a = Adam::new(&config(0.01, 0.1), n);
+            let mut b = a.clone();
+            let (mut pa, mut pb) = (vec![0.5f32; n], vec![0.5f32; n]);
+            a.step(&mut pa, &total);
+            assert!(b.step_sum(&mut pb, &mut grads.clone()));
+            assert!(pa == pb, "{parts} parts");
+        }
+        let mut adam = Adam::new(&config(0.01, 0.0), 2);
+        let mut bad = vec![vec![1.0, f32::NAN], vec![0.0, 0.0]];
+        assert!(!adam.step_sum(&mut [0.0, 0.0], &mut bad));
     }
 
     #[test]

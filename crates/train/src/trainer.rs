@@ -499,8 +499,12 @@ impl<'c> Run<'c> {
                 if !batch_loss.is_finite() {
                     return Err(position("loss"));
                 }
-                let grads = stepper.reduce().ok_or_else(|| position("gradient"))?;
-                self.adam.step(&mut self.params, grads);
+                if !self
+                    .adam
+                    .step_sum(&mut self.params, &mut stepper.grads[..stepper.active])
+                {
+                    return Err(position("gradient"));
+                }
                 loss_sum += batch_loss;
                 correct += batch_correct;
                 let seen = ((step + 1) * training.batch_size).min(pairs.len());
@@ -647,7 +651,6 @@ struct StepContext<'a> {
 /// One parallel slice of a minibatch with its own buffers, allocated once per run.
 struct Shard {
     workspace: Workspace,
-    grads: Vec<f32>,
     dense: Vec<f32>,
     csr: CsrBatch,
     similar: Vec<f32>,
@@ -662,7 +665,6 @@ impl Shard {
         let rows = 2 * shard_pairs;
         Self {
             workspace: tower.workspace(rows),
-            grads: vec![0.0; tower.num_params()],
             dense: vec![0.0; rows * image_len],
             csr: CsrBatch::with_capacity(image_len, rows, rows * image_len / 2),
             similar: vec![0.0; shard_pairs],
@@ -676,7 +678,7 @@ impl Shard {
     /// Forward and backward for `pairs`, both images of every pair in one batch: the left
     /// images are rows `0..n`, the right ones rows `n..2n`, so each layer is a single matrix
     /// product for both towers and their weight gradients add up inside it.
-    fn run(&mut self, ctx: &StepContext<'_>, pairs: &[Pair]) -> Result<()> {
+    fn run(&mut self, ctx: &StepContext<'_>, pairs: &[Pair], grads: &mut [f32]) -> Result<()> {
         let n = pairs.len();
         let rows = 2 * n;
         let image_len = ctx.data.image_len();
@@ -716,29 +718,28 @@ impl Shard {
             )?;
         }
         self.correct = siamese_loss::count_correct(distances, &self.similar[..n], ctx.threshold)?;
-        self.grads.fill(0.0);
+        grads.fill(0.0);
         ctx.tower.backward(
             ctx.params,
             input,
             &mut self.workspace,
             view(embedding_grad, rows, dim)?,
-            &mut self.grads,
+            grads,
             None,
         )?;
         Ok(())
     }
 }
 
-/// Runs minibatches as fixed-size shards in parallel and sums their gradients in shard order,
-/// so that the result is the same for any number of threads.
+/// Runs minibatches as fixed-size shards in parallel. Each shard leaves its gradient in its
+/// own buffer; the optimizer sums them in shard order ([`Adam::step_sum`]), so the result is
+/// the same for any number of threads.
 struct Stepper {
     shards: Vec<Shard>,
+    grads: Vec<Vec<f32>>,
     shard_pairs: usize,
     active: usize,
 }
-
-/// Parameters per chunk of the parallel gradient sum.
-const REDUCE_CHUNK: usize = 1 << 14;
 
 impl Stepper {
     fn new(tower: &Tower, batch_size: usize, shard_pairs: usize, image_len: usize) -> Self {
@@ -748,6 +749,7 @@ impl Stepper {
             shards: (0..count)
                 .map(|_| Shard::new(tower, shard_pairs, image_len))
                 .collect(),
+            grads: (0..count).map(|_| vec![0.0; tower.num_params()]).collect(),
             shard_pairs,
             active: 0,
         }
@@ -755,38 +757,21 @@ impl Stepper {
 
     /// Forward and backward of one minibatch; returns its summed loss and correct count.
     fn run(&mut self, ctx: &StepContext<'_>, batch: &[Pair]) -> Result<(f64, usize)> {
-        let chunks: Vec<&[Pair]> = batch.chunks(self.shard_pairs).collect();
-        self.active = chunks.len();
+        let per_shard = self.shard_pairs;
+        self.active = batch.len().div_ceil(per_shard);
         self.shards[..self.active]
             .par_iter_mut()
-            .zip(chunks)
-            .try_for_each(|(shard, pairs)| shard.run(ctx, pairs))?;
+            .zip(&mut self.grads[..self.active])
+            .enumerate()
+            .try_for_each(|(s, (shard, grads))| {
+                let pairs = &batch[s * per_shard..((s + 1) * per_shard).min(batch.len())];
+                shard.run(ctx, pairs, grads)
+            })?;
         let shards = &self.shards[..self.active];
         Ok((
             shards.iter().map(|s| s.loss).sum(),
             shards.iter().map(|s| s.correct).sum(),
         ))
-    }
-
-    /// Sums the shards' gradients into the first shard's buffer, in shard order, and returns
-    /// it, or `None` if any element is not finite.
-    fn reduce(&mut self) -> Option<&[f32]> {
-        let (first, rest) = self.shards[..self.active].split_first_mut()?;
-        let finite = first
-            .grads
-            .par_chunks_mut(REDUCE_CHUNK)
-            .enumerate()
-            .map(|(c, total)| {
-                let range = c * REDUCE_CHUNK..c * REDUCE_CHUNK + total.len();
-                for shard in rest.iter() {
-                    for (t, g) in total.iter_mut().zip(&shard.grads[range.clone()]) {
-                        *t += g;
-                    }
-                }
-                total.iter().all(|g| g.is_finite())
-            })
-            .reduce(|| true, |a, b| a && b);
-        finite.then_some(&first.grads[..])
     }
 }
 
