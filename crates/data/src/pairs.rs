@@ -90,29 +90,39 @@ fn indices_by_class(labels: &[u32], num_classes: usize) -> Result<Vec<Vec<u32>>>
 /// `2·C·n` pairs, alternating positive and negative: 108,400 on the MNIST
 /// training set and 17,820 on its test set.
 ///
-/// Errors if there are fewer than 2 classes or a class has fewer than 2
+/// Classes with no samples at all are skipped (so a class left out of
+/// training does not stop the recipe), and `C` counts the classes present.
+/// Errors if fewer than 2 classes are present or one has fewer than 2
 /// samples.
 pub fn classic_pairs(labels: &[u32], num_classes: usize, seed: u64) -> Result<Vec<Pair>> {
     if num_classes < 2 {
         return Err(DataError::NotEnoughClasses { found: num_classes });
     }
-    let by_class = indices_by_class(labels, num_classes)?;
+    // Classes without samples (e.g. one left out on purpose) take no part; the recipe runs
+    // over the classes present.
+    let by_class: Vec<Vec<u32>> = indices_by_class(labels, num_classes)?
+        .into_iter()
+        .filter(|members| !members.is_empty())
+        .collect();
+    let classes = by_class.len();
+    if classes < 2 {
+        return Err(DataError::NotEnoughClasses { found: classes });
+    }
     let (smallest, min_count) = by_class
         .iter()
-        .enumerate()
-        .map(|(c, v)| (c, v.len()))
+        .map(|v| (v[0], v.len()))
         .min_by_key(|&(_, n)| n)
         .unwrap_or((0, 0));
     if min_count < 2 {
         return Err(DataError::ClassTooSmall {
-            class: smallest as u32,
+            class: labels[smallest as usize],
             count: min_count,
             needed: 2,
         });
     }
     let n = min_count - 1;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut pairs = Vec::with_capacity(2 * num_classes * n);
+    let mut pairs = Vec::with_capacity(2 * classes * n);
     for (d, members) in by_class.iter().enumerate() {
         for i in 0..n {
             pairs.push(Pair {
@@ -120,7 +130,7 @@ pub fn classic_pairs(labels: &[u32], num_classes: usize, seed: u64) -> Result<Ve
                 right: members[i + 1],
                 similar: true,
             });
-            let other = (d + rng.random_range(1..num_classes)) % num_classes;
+            let other = (d + rng.random_range(1..classes)) % classes;
             pairs.push(Pair {
                 left: members[i],
                 right: by_class[other][i],
@@ -278,6 +288,21 @@ mod tests {
         assert!(e.to_string().contains("class 1 has 1 samples"), "{e}");
         let e = classic_pairs(&[0, 5], 2, 0).unwrap_err();
         assert!(e.to_string().contains("label 5 at index 1"), "{e}");
+        let e = classic_pairs(&[2, 2, 2], 3, 0).unwrap_err();
+        assert!(e.to_string().contains("at least 2 classes"), "{e}");
+    }
+
+    #[test]
+    fn classic_skips_classes_without_samples() {
+        // Class 1 is absent: pairs run over classes 0 and 2 only.
+        let labels = [0, 2, 0, 2, 0, 2];
+        let pairs = classic_pairs(&labels, 3, 1).unwrap();
+        assert_eq!(pairs.len(), 2 * 2 * 2);
+        for p in &pairs {
+            let (a, b) = (labels[p.left as usize], labels[p.right as usize]);
+            assert_eq!(a == b, p.similar, "{p:?}");
+            assert!(a != 1 && b != 1, "{p:?}");
+        }
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub struct DataConfig {
     pub test_limit: Option<usize>,
     /// Where the validation pairs come from.
     pub validation: Validation,
+    /// Classes left out of training and of held-out validation images, e.g. to score
+    /// them as novelties later; the test set keeps every class.
+    #[serde(default)]
+    pub exclude_classes: Vec<u32>,
 }
 
 fn default_data_dir() -> PathBuf {

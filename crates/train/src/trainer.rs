@@ -227,6 +227,21 @@ impl PreparedData {
                 train.split_off_validation(count, holdout)?
             }
         };
+        let (train, validation) = if config.data.exclude_classes.is_empty() {
+            (train, validation)
+        } else {
+            let keep = |ds: &Dataset| {
+                let kept: Vec<usize> = (0..ds.len())
+                    .filter(|&i| !config.data.exclude_classes.contains(&ds.label(i)))
+                    .collect();
+                ds.subset(&kept)
+            };
+            let validation = match config.data.validation {
+                Validation::TestSet => validation,
+                Validation::Holdout { .. } => keep(&validation),
+            };
+            (keep(&train), validation)
+        };
         let normalizer = match config.data.normalization {
             Normalization::UnitRange => Normalizer::unit_range(),
             Normalization::Standardize => Normalizer::standardize_from(&train),

@@ -227,3 +227,24 @@ fn a_batch_larger_than_the_data_names_the_field() {
         "{err}"
     );
 }
+
+#[test]
+fn excluded_classes_never_reach_training_or_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = smoke_config(dir.path());
+    config.data.exclude_classes = vec![3, 7];
+    let data = siamese_train::PreparedData::load(&config).unwrap();
+    let excluded = |l: &u32| *l == 3 || *l == 7;
+    assert!(!data.train.labels().iter().any(excluded));
+    assert!(!data.validation.labels().iter().any(excluded));
+    assert!(
+        data.test.labels().iter().any(excluded),
+        "the test set keeps every class"
+    );
+    for p in &data.train_pairs {
+        assert!(
+            !excluded(&data.train.label(p.left as usize))
+                && !excluded(&data.train.label(p.right as usize))
+        );
+    }
+}
