@@ -1,0 +1,57 @@
+//! Use what a Siamese tower learned: embeddings, similarity search, evaluation and novelty
+//! detection.
+//!
+//! - [`Embedder`]: the trained tower alone, with its input normalization; images in,
+//!   embeddings out (batched, parallel). [`export_embeddings`] writes them as `.npy` and as
+//!   the TSV pair TensorBoard's Embedding Projector loads.
+//! - [`Index`]: exact k-nearest-neighbour search by Euclidean distance, as blocked matrix
+//!   products with a bounded heap per query, parallel over queries; saved and loaded as
+//!   safetensors.
+//! - Metrics ([`roc_auc`], [`equal_error_rate`], [`knn_accuracy`], [`retrieval_metrics`]
+//!   for precision@1, R-precision and MAP@R as pytorch-metric-learning defines them,
+//!   [`mean_knn_distance`] for novelty scores): pure functions with known-answer tests.
+//! - Whole runs: [`evaluate`] ([`EvalReport`], `eval.json`) and [`detect_anomalies`]
+//!   ([`AnomalyReport`], `anomaly.json`), each with the raw-pixel baseline beside it.
+//!
+//! # Example
+//!
+//! ```
+//! use ndarray::array;
+//! use siamese_eval::{Index, knn_accuracy, relevant_counts, retrieval_metrics};
+//!
+//! // Four 2-d embeddings of two classes, and two queries.
+//! let index = Index::new(
+//!     array![[0.0f32, 0.0], [0.1, 0.0], [1.0, 1.0], [1.1, 1.0]],
+//!     vec![0, 0, 1, 1],
+//! )?;
+//! let hits = index.search(array![[0.05f32, 0.0], [0.9, 1.0]].view(), 2)?;
+//! assert_eq!(hits.row(1)[0].index, 2);
+//! assert_eq!(knn_accuracy(&hits, &[0, 1], 1)?, 1.0);
+//!
+//! // Retrieval within the index itself: each item's one other same-class item comes first.
+//! let relevant = relevant_counts(index.labels(), index.labels(), true);
+//! let m = retrieval_metrics(&index.search_self(1)?, index.labels(), &relevant)?;
+//! assert_eq!((m.precision_at_1, m.map_at_r), (1.0, 1.0));
+//! # Ok::<(), siamese_eval::EvalError>(())
+//! ```
+
+mod embedder;
+mod error;
+mod export;
+mod index;
+mod metrics;
+mod run;
+
+pub use embedder::{Embedder, pixel_features};
+pub use error::{EvalError, Result};
+pub use export::{EmbeddingFiles, export_embeddings, metadata_tsv, vectors_tsv, write_npy};
+pub use index::{INDEX_FORMAT_VERSION, Index, Neighbor, Neighbors};
+pub use metrics::{
+    RetrievalMetrics, equal_error_rate, knn_accuracy, knn_predict, mean_knn_distance,
+    relevant_counts, retrieval_metrics, roc_auc,
+};
+pub use run::{
+    AnomalyOptions, AnomalyReport, ClassScore, EmbeddingFigures, EvalOptions, EvalReport,
+    INDEX_TOWER_KEY, Split, build_index, detect_anomalies, embedding_figures, evaluate, files,
+    load_split, novelty_scores,
+};
