@@ -1,12 +1,9 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use siamese_data::Normalizer;
-use siamese_loss::Contrastive;
-use siamese_train::{
-    Config, NORMALIZER_KEY, PreparedData, best_threshold, embed, files, pair_distances, score_pairs,
-};
+use siamese_eval::{Embedder, EvalOptions, EvalReport, evaluate};
+use siamese_train::{Config, files};
 
 #[derive(Debug, Args)]
 pub(crate) struct EvalArgs {
@@ -15,50 +12,76 @@ pub(crate) struct EvalArgs {
     /// Data directory [default: $SIAMESE_DATA_DIR or the run's config].
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Skip the raw-pixel baseline (a 784-d search, the slowest part).
+    #[arg(long)]
+    no_raw: bool,
+}
+
+/// The run's resolved config (data directory from the flag, the environment or the config)
+/// and its trained tower.
+pub(crate) fn open_run(run_dir: &Path, data: Option<PathBuf>) -> Result<(Config, Embedder)> {
+    let config_path = run_dir.join(files::CONFIG);
+    let mut config = Config::load(&config_path)?;
+    config.data.dir = crate::resolve_data_dir(data, config.data.dir.clone());
+    let embedder = Embedder::from_run_dir(run_dir)
+        .with_context(|| format!("loading the trained tower of {}", run_dir.display()))?;
+    Ok((config, embedder))
+}
+
+/// Writes `value` as pretty JSON into `path`, atomically.
+pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+    let mut json = serde_json::to_string_pretty(value)?;
+    json.push('\n');
+    siamese_nn::write_atomically(path, json.as_bytes())?;
+    Ok(())
 }
 
 pub(crate) fn run(args: EvalArgs) -> Result<()> {
-    let config_path = args.run_dir.join(files::CONFIG);
-    let mut config = Config::load(&config_path)?;
-    config.data.dir = crate::resolve_data_dir(args.data, config.data.dir.clone());
-    let tower_path = args.run_dir.join(files::TOWER);
-    let saved = siamese_nn::load_tower(&tower_path)?;
-    let normalizer: Normalizer = match saved.metadata.get(NORMALIZER_KEY) {
-        Some(json) => serde_json::from_str(json)
-            .with_context(|| format!("normalizer in {}", tower_path.display()))?,
-        None => Normalizer::unit_range(),
+    let (config, embedder) = open_run(&args.run_dir, args.data)?;
+    let options = EvalOptions {
+        raw_baseline: !args.no_raw,
     };
-    let data = PreparedData::load(&config)?;
-    let sparse =
-        data.sparse_first_layer(config.training.first_layer) && normalizer.maps_zero_to_zero();
-    let loss = Contrastive::new(config.loss.margin)?;
-    let threshold = config.loss.threshold();
-
-    let val = embed(
-        &saved.tower,
-        &saved.params,
-        &normalizer,
-        &data.validation,
-        sparse,
-    )?;
-    let val_d = pair_distances(&val, &data.validation_pairs, loss.eps);
-    let (tuned, val_acc) = best_threshold(&val_d, &data.validation_pairs);
-    let test = embed(&saved.tower, &saved.params, &normalizer, &data.test, sparse)?;
-    let test_d = pair_distances(&test, &data.test_pairs, loss.eps);
-    let at_threshold = score_pairs(&test_d, &data.test_pairs, &loss, threshold);
-    let at_tuned = score_pairs(&test_d, &data.test_pairs, &loss, tuned);
-
-    println!("run                  {}", args.run_dir.display());
-    println!("test pairs           {}", data.test_pairs.len());
-    println!(
-        "test pair accuracy   {:.2}% (threshold {threshold:.3})",
-        100.0 * at_threshold.accuracy
-    );
-    println!(
-        "tuned on validation  {:.2}% (threshold {tuned:.3}, validation {:.2}%)",
-        100.0 * at_tuned.accuracy,
-        100.0 * val_acc
-    );
-    println!("test loss            {:.5}", at_threshold.loss);
+    let report = evaluate(&embedder, &config, &options)?;
+    let out = args.run_dir.join(siamese_eval::files::EVAL);
+    write_json(&out, &report)?;
+    print_report(&args.run_dir, &report);
+    println!("written              {}", out.display());
     Ok(())
+}
+
+fn print_report(run_dir: &Path, r: &EvalReport) {
+    println!("run                  {}", run_dir.display());
+    println!("test pairs           {}", r.test_pairs);
+    println!(
+        "test pair accuracy   {:.2}% (threshold {:.3})",
+        100.0 * r.pair_accuracy,
+        r.threshold
+    );
+    println!(
+        "tuned on validation  {:.2}% (threshold {:.3}, validation {:.2}%)",
+        100.0 * r.pair_accuracy_tuned,
+        r.tuned_threshold,
+        100.0 * r.val_pair_accuracy_tuned
+    );
+    println!("test loss            {:.5}", r.test_loss);
+    println!("ROC AUC (pairs)      {:.4}", r.roc_auc);
+    println!("equal error rate     {:.2}%", 100.0 * r.eer);
+    println!();
+    println!(
+        "{} test images; k-NN index: {} training images",
+        r.test_images, r.index_images
+    );
+    println!("{:<16} {:>10} {:>10}", "", "learned", "raw pixels");
+    let pct = |v: f64| format!("{:.2}%", 100.0 * v);
+    let num = |v: f64| format!("{v:.4}");
+    let row = |name: &str, learned: f64, raw: Option<f64>, fmt: &dyn Fn(f64) -> String| {
+        let raw = raw.map_or_else(|| "-".to_owned(), fmt);
+        println!("{name:<16} {:>10} {raw:>10}", fmt(learned));
+    };
+    row("1-NN accuracy", r.knn1_accuracy, r.raw_knn1_accuracy, &pct);
+    row("5-NN accuracy", r.knn5_accuracy, r.raw_knn5_accuracy, &pct);
+    row("precision@1", r.precision_at_1, r.raw_precision_at_1, &num);
+    row("R-precision", r.r_precision, r.raw_r_precision, &num);
+    row("MAP@R", r.map_at_r, r.raw_map_at_r, &num);
+    println!("seconds              {:.1}", r.seconds);
 }

@@ -3,9 +3,12 @@
 //! This binary only wires the library crates together: argument parsing, data fetching,
 //! progress display and tables.
 
+mod anomaly;
 mod data;
+mod embed;
 mod eval;
 mod progress;
+mod search;
 mod train;
 
 use std::path::PathBuf;
@@ -28,8 +31,18 @@ enum Command {
     /// Writes config.ron, metrics.jsonl and a checkpoint after every epoch, then
     /// tower.safetensors and summary.json. Missing MNIST files are downloaded first.
     Train(train::TrainArgs),
-    /// Test pair accuracy of a trained run, at its threshold and at the tuned one.
+    /// Evaluate a trained run on the test set: pair accuracy (at the threshold and the tuned
+    /// one), ROC AUC, EER, k-NN accuracy, precision@1, R-precision, MAP@R, learned vs raw
+    /// pixels; writes eval.json.
     Eval(eval::EvalArgs),
+    /// Write the embeddings of a split as .npy files and TensorBoard Projector TSV files.
+    Embed(embed::EmbedArgs),
+    /// The k nearest training images of test images or of images in an IDX file; writes
+    /// search.json.
+    Search(search::SearchArgs),
+    /// Novelty detection: AUROC of each test image's mean distance to its nearest training
+    /// embeddings for held-out vs seen classes, learned vs raw pixels; writes anomaly.json.
+    Anomaly(anomaly::AnomalyArgs),
     /// Summarize a data directory: counts, shapes, class counts; fetch missing files.
     Data(data::DataArgs),
 }
@@ -45,6 +58,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Embed(args) => embed::run(args),
+        Command::Search(args) => search::run(args),
+        Command::Anomaly(args) => anomaly::run(args),
         Command::Data(args) => data::run(args),
     };
     match result {

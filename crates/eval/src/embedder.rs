@@ -138,7 +138,14 @@ impl Embedder {
             }
         };
         feed(format!("{:?}", self.tower.spec()).as_bytes());
-        feed(&self.normalizer.lut().map(f32::to_bits).map(u32::to_le_bytes).concat());
+        feed(
+            &self
+                .normalizer
+                .lut()
+                .map(f32::to_bits)
+                .map(u32::to_le_bytes)
+                .concat(),
+        );
         for p in &self.params {
             feed(&p.to_bits().to_le_bytes());
         }

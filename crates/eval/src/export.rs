@@ -21,12 +21,10 @@ where
     D: Dimension,
 {
     let mut bytes = Vec::new();
-    array
-        .write_npy(&mut bytes)
-        .map_err(|e| EvalError::Format {
-            path: path.to_owned(),
-            message: format!("cannot encode .npy: {e}"),
-        })?;
+    array.write_npy(&mut bytes).map_err(|e| EvalError::Format {
+        path: path.to_owned(),
+        message: format!("cannot encode .npy: {e}"),
+    })?;
     siamese_nn::write_atomically(path, &bytes)?;
     Ok(())
 }

@@ -247,15 +247,24 @@ impl Index {
                         {
                             let qi = q0 + r;
                             let qn = q_norms[qi];
-                            for (c, (&dot, &xn)) in
-                                dot_row.iter().zip(&self.sq_norms[i0..i0 + cols]).enumerate()
+                            for (c, (&dot, &xn)) in dot_row
+                                .iter()
+                                .zip(&self.sq_norms[i0..i0 + cols])
+                                .enumerate()
                             {
                                 let j = i0 + c;
                                 if exclude_self && j == qi {
                                     continue;
                                 }
                                 let d2 = (qn + xn - 2.0 * dot).max(0.0);
-                                push_bounded(heap, k, Candidate { d2, index: j as u32 });
+                                push_bounded(
+                                    heap,
+                                    k,
+                                    Candidate {
+                                        d2,
+                                        index: j as u32,
+                                    },
+                                );
                             }
                         }
                     }
@@ -319,8 +328,7 @@ impl Index {
             path: path.to_owned(),
             message,
         };
-        let (_, header) =
-            SafeTensors::read_metadata(&bytes).map_err(|e| format(e.to_string()))?;
+        let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| format(e.to_string()))?;
         let mut metadata: BTreeMap<String, String> = header
             .metadata()
             .clone()

@@ -106,7 +106,11 @@ fn sorted_scores(
             reason: format!("score {i} is NaN"),
         });
     }
-    let mut sorted: Vec<(f32, bool)> = scores.iter().copied().zip(positives.iter().copied()).collect();
+    let mut sorted: Vec<(f32, bool)> = scores
+        .iter()
+        .copied()
+        .zip(positives.iter().copied())
+        .collect();
     sorted.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     Ok(sorted)
 }

@@ -9,7 +9,9 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use siamese_data::{Dataset, Mnist};
 use siamese_loss::Contrastive;
-use siamese_train::{Config, PreparedData, TrainError, best_threshold, pair_distances, score_pairs};
+use siamese_train::{
+    Config, PreparedData, TrainError, best_threshold, pair_distances, score_pairs,
+};
 
 use crate::embedder::{Embedder, pixel_features};
 use crate::error::{EvalError, Result};
@@ -263,11 +265,7 @@ pub fn embedding_figures(
     let test_index = Index::new(test, test_labels.to_vec())?;
     let relevant = relevant_counts(test_labels, test_labels, true);
     let max_r = relevant.iter().copied().max().unwrap_or(0).max(1);
-    let retrieval = retrieval_metrics(
-        &test_index.search_self(max_r)?,
-        test_labels,
-        &relevant,
-    )?;
+    let retrieval = retrieval_metrics(&test_index.search_self(max_r)?, test_labels, &relevant)?;
     Ok(EmbeddingFigures {
         knn1_accuracy,
         knn5_accuracy,
@@ -391,7 +389,9 @@ pub fn detect_anomalies(
             .iter()
             .zip(test.labels())
             .filter(|(_, l)| **l == class)
-            .fold((0.0f64, 0usize), |(s, n), (v, _)| (s + f64::from(*v), n + 1));
+            .fold((0.0f64, 0usize), |(s, n), (v, _)| {
+                (s + f64::from(*v), n + 1)
+            });
         sum / n.max(1) as f64
     };
     let counts = test.class_counts();

@@ -1,0 +1,66 @@
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use siamese_eval::{AnomalyOptions, detect_anomalies, files};
+
+#[derive(Debug, Args)]
+pub(crate) struct AnomalyArgs {
+    /// A run directory written by `siamese train`, normally of configs/novelty.ron.
+    run_dir: PathBuf,
+    /// Neighbours whose mean distance is an image's novelty score.
+    #[arg(short, long, default_value_t = 5)]
+    k: usize,
+    /// Novel classes [default: the run's data.exclude_classes].
+    #[arg(long, value_delimiter = ',')]
+    classes: Option<Vec<u32>>,
+    /// Skip the raw-pixel baseline.
+    #[arg(long)]
+    no_raw: bool,
+    /// Data directory [default: $SIAMESE_DATA_DIR or the run's config].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: AnomalyArgs) -> Result<()> {
+    let (config, embedder) = crate::eval::open_run(&args.run_dir, args.data)?;
+    let options = AnomalyOptions {
+        k: args.k,
+        classes: args.classes,
+        raw_baseline: !args.no_raw,
+    };
+    let report = detect_anomalies(&embedder, &config, &options)?;
+    let out = args.run_dir.join(files::ANOMALY);
+    crate::eval::write_json(&out, &report)?;
+
+    println!("run                  {}", args.run_dir.display());
+    println!("held-out classes     {:?}", report.held_out_classes);
+    println!(
+        "score                mean distance to the {} nearest of {} training images",
+        report.k, report.index_images
+    );
+    println!(
+        "test images          {} ({} of held-out classes)",
+        report.test_images, report.novel_images
+    );
+    let raw = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"));
+    println!("{:<26} {:>10} {:>10}", "", "learned", "raw pixels");
+    println!(
+        "{:<26} {:>10.4} {:>10}",
+        "AUROC (novel vs seen)",
+        report.auroc,
+        raw(report.raw_auroc)
+    );
+    for c in &report.per_class {
+        let tag = if c.novel { " (held out)" } else { "" };
+        println!(
+            "{:<26} {:>10.4} {:>10}",
+            format!("mean score, {}{tag}", c.class),
+            c.mean_score,
+            raw(c.raw_mean_score)
+        );
+    }
+    println!("seconds              {:.1}", report.seconds);
+    println!("written              {}", out.display());
+    Ok(())
+}
