@@ -7,7 +7,7 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::Array2;
 use siamese_benches::{mnist_batch, random_matrix};
-use siamese_nn::{CsrBatch, Dense, Relu};
+use siamese_nn::{CsrBatch, Dense, Init, Input, Relu, Tower, TowerSpec};
 
 const ROWS: usize = 256;
 const SHAPES: [(usize, usize); 3] = [(784, 512), (512, 256), (256, 128)];
@@ -56,31 +56,43 @@ fn bench_dense(c: &mut Criterion) {
     g.finish();
 }
 
-fn bench_sparse_first_layer(c: &mut Criterion) {
-    let mut g = c.benchmark_group("sparse");
+/// The first layer on real digits, dense against sparse, forward and forward + backward,
+/// through the tower (whose second layer, 512 → 1, costs next to nothing).
+fn bench_first_layer(c: &mut Criterion) {
+    let mut g = c.benchmark_group("first_layer");
     g.sample_size(30).measurement_time(Duration::from_secs(3));
-    let tower = siamese_nn::Tower::new(siamese_nn::TowerSpec {
+    let tower = Tower::new(TowerSpec {
         input: 784,
         hidden: vec![512],
         embedding: 1,
         final_activation: false,
     })
     .unwrap();
-    let params = tower
-        .init_params(siamese_nn::Init::GlorotUniform, 1)
-        .unwrap();
+    let params = tower.init_params(Init::GlorotUniform, 1).unwrap();
     let x = mnist_batch(ROWS);
     let csr = CsrBatch::from_dense(x.view());
-    let layer = &tower.layers()[0];
-    let mut y = Array2::<f32>::zeros((ROWS, 512));
+    let upstream = random_matrix(ROWS, 1, 5);
+    let mut ws = tower.workspace(ROWS);
+    let mut grads = vec![0.0f32; tower.num_params()];
     g.throughput(Throughput::Elements((2 * ROWS * 784 * 512) as u64));
-    g.bench_function("784x512/forward", |b| {
-        b.iter(|| {
-            layer
-                .forward_sparse(&params, black_box(&csr), y.view_mut())
-                .unwrap();
+    for (name, input) in [
+        ("dense", Input::Dense(x.view())),
+        ("sparse", Input::Sparse(&csr)),
+    ] {
+        g.bench_function(format!("{name}/forward"), |b| {
+            b.iter(|| {
+                tower.forward(&params, black_box(input), &mut ws).unwrap();
+            });
         });
-    });
+        g.bench_function(format!("{name}/forward_backward"), |b| {
+            b.iter(|| {
+                tower.forward(&params, black_box(input), &mut ws).unwrap();
+                tower
+                    .backward(&params, input, &mut ws, upstream.view(), &mut grads, None)
+                    .unwrap();
+            });
+        });
+    }
     g.bench_function("csr_from_dense", |b| {
         b.iter(|| CsrBatch::from_dense(black_box(x.view())));
     });
@@ -100,5 +112,5 @@ fn bench_relu(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_dense, bench_sparse_first_layer, bench_relu);
+criterion_group!(benches, bench_dense, bench_first_layer, bench_relu);
 criterion_main!(benches);

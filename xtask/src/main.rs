@@ -4,9 +4,12 @@
 //! important one is `cargo xtask ci`, which runs exactly what CI runs: formatting check,
 //! clippy with warnings denied, and the whole test suite.
 //!
-//! Only the standard library is used, so this builds in seconds. Cargo is always invoked
+//! Only the standard library and serde_json (to read run files) are used, so this builds
+//! in seconds. Cargo is always invoked
 //! through the `CARGO` environment variable (set by `cargo run`), falling back to `cargo`,
 //! so the toolchain that started the xtask is the one that does the work.
+
+mod bench;
 
 use std::env;
 use std::ffi::OsString;
@@ -33,6 +36,12 @@ TASKS:
     eval <RUN-DIR> [..] Build the release CLI and run `siamese eval <RUN-DIR> [..]`.
     data [..]           Build the release CLI and run `siamese data [..]`,
                         e.g. `cargo xtask data --offline --data /path/to/mnist`.
+    bench [--reference] [--runs N]
+                        Train configs/keras-parity.ron in release, measure the sgemm peak at
+                        the training shapes, write target/bench/bench.json (steady epoch =
+                        median of epochs 2-5, GFLOP/s, peak RSS, test accuracy). --reference
+                        also runs the JAX and PyTorch references of ../shared/reference when
+                        their virtualenvs exist; --runs repeats everything back to back.
     fuzz [SECONDS]      Fuzz the IDX reader with cargo-fuzz for SECONDS (default 60);
                         needs `cargo install cargo-fuzz`.
     help                Print this help.
@@ -114,7 +123,7 @@ fn run(args: &[OsString]) -> Result {
         "eval" => siamese("eval", rest, Some("a run directory, e.g. runs/base")),
         "data" => siamese("data", rest, None),
         "fuzz" => fuzz(rest),
-        // Future: `"bench" => bench(rest),` goes here (added with the benchmark task).
+        "bench" => bench::bench(rest),
         other => Err(Failure::usage(format!("unknown task `{other}`"))),
     }
 }

@@ -2,7 +2,7 @@ use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder, Zip, linalg::general_mat_
 
 use crate::error::shape_error;
 use crate::kernels;
-use crate::sparse::{CscScratch, CsrBatch};
+use crate::sparse::{CsrBatch, SparseScratch};
 use crate::{NnError, Result};
 
 /// A fully connected layer `y = x·W + b`, optionally followed by ReLU (fused into the same pass).
@@ -158,24 +158,51 @@ impl Dense {
     }
 
     /// The same as [`Dense::forward`] for a sparse batch: each output row is the bias plus the
-    /// weight rows of the input's non-zero features, scaled by their values.
+    /// weight rows of the input's non-zero features, scaled by their values. `scratch` holds
+    /// buffers reused between calls.
     pub fn forward_sparse(
         &self,
         params: &[f32],
         x: &CsrBatch,
         mut y: ArrayViewMut2<'_, f32>,
+        scratch: &mut SparseScratch,
     ) -> Result<()> {
         self.check_batch(x.rows(), &[x.rows(), x.cols()], y.shape())?;
-        if !x.columns_in_range() {
-            return Err(shape_error(
-                "sparse column index",
-                &[self.input],
-                &[x.cols()],
-            ));
+        if !x.is_well_formed() {
+            return Err(NnError::Shape {
+                what: "sparse input",
+                expected: format!(
+                    "strictly increasing columns below {} in every row",
+                    self.input
+                ),
+                found: "unsorted or out-of-range columns".into(),
+            });
         }
         let (w, b) = self.split(params, "parameter")?;
+        let out = self.output;
         let y = contiguous_mut(&mut y, "layer output")?;
-        kernels::sparse_times_matrix(x.compressed(), w, self.stride, b, y);
+        if kernels::tiled_width(out) {
+            for row in y.chunks_exact_mut(out) {
+                row.copy_from_slice(b);
+            }
+            let tiles = self.input.div_ceil(kernels::TILE_ROWS);
+            kernels::tile_bounds(x.compressed(), tiles, &mut scratch.bounds);
+            let strips = kernels::Strips {
+                data: w,
+                row_stride: self.stride,
+                block_stride: kernels::BLOCK,
+            };
+            kernels::sparse_times_dense_tiled(
+                x.compressed(),
+                &scratch.bounds,
+                strips,
+                y,
+                out,
+                out / kernels::BLOCK,
+            );
+        } else {
+            kernels::sparse_times_matrix(x.compressed(), w, self.stride, b, y);
+        }
         if self.relu {
             kernels::relu(y);
         }
@@ -223,7 +250,7 @@ impl Dense {
     pub(crate) fn backward_sparse(
         &self,
         x: &CsrBatch,
-        csc: &mut CscScratch,
+        scratch: &mut SparseScratch,
         y: ArrayView2<'_, f32>,
         mut dy: ArrayViewMut2<'_, f32>,
         grads: &mut [f32],
@@ -236,8 +263,34 @@ impl Dense {
         let dy = dy.view();
         let dz = contiguous(&dy, "sparse layer output gradient")?;
         let (gw, gb) = self.split_mut(grads)?;
+        let csc = &mut scratch.csc;
         csc.build(x);
-        kernels::sparse_transpose_times_matrix(csc.compressed(), dz, gw, self.stride, self.output);
+        let out = self.output;
+        if kernels::tiled_width(out) {
+            let rows = x.rows();
+            let blocks = out / kernels::BLOCK;
+            kernels::pack_strips(dz, rows, blocks, &mut scratch.packed);
+            kernels::tile_bounds(
+                csc.compressed(),
+                rows.div_ceil(kernels::TILE_ROWS),
+                &mut scratch.bounds,
+            );
+            let strips = kernels::Strips {
+                data: &scratch.packed,
+                row_stride: kernels::BLOCK,
+                block_stride: rows * kernels::BLOCK,
+            };
+            kernels::sparse_times_dense_tiled(
+                csc.compressed(),
+                &scratch.bounds,
+                strips,
+                gw,
+                self.stride,
+                blocks,
+            );
+        } else {
+            kernels::sparse_transpose_times_matrix(csc.compressed(), dz, gw, self.stride, out);
+        }
         kernels::accumulate_column_sums(dz, gb);
         Ok(())
     }

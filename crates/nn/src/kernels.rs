@@ -9,7 +9,7 @@
 use multiversion::multiversion;
 
 /// Output values kept in registers at once: 4 AVX-512 or 8 AVX2 registers.
-const BLOCK: usize = 64;
+pub(crate) const BLOCK: usize = 64;
 
 /// A sparse matrix in compressed form: `starts[i]..starts[i + 1]` index the entries of line
 /// `i` (a row for CSR, a column for CSC) in `index` (the other coordinate) and `values`.
@@ -30,6 +30,97 @@ impl Compressed<'_> {
         let range = self.starts[i] as usize..self.starts[i + 1] as usize;
         (&self.index[range.clone()], &self.values[range])
     }
+}
+
+/// Index rows per tile of the dense operand: a 64-row × 64-column tile is 16 KB, half of
+/// L1, so it stays there while every line of the sparse operand goes through it.
+pub(crate) const TILE_ROWS: usize = 64;
+
+/// Where each line's entries cross tile boundaries: `bounds[l * (tiles + 1) + t]` is the
+/// first entry of line `l` whose index is ≥ `t · TILE_ROWS`. Needs indices sorted within
+/// each line (CSR rows and CSC columns built here are).
+pub(crate) fn tile_bounds(x: Compressed<'_>, tiles: usize, bounds: &mut Vec<u32>) {
+    bounds.clear();
+    for l in 0..x.lines() {
+        let (start, end) = (x.starts[l], x.starts[l + 1]);
+        let mut at = start;
+        for t in 0..tiles {
+            let limit = (t * TILE_ROWS) as u32;
+            while at < end && x.index[at as usize] < limit {
+                at += 1;
+            }
+            bounds.push(at);
+        }
+        bounds.push(end);
+    }
+}
+
+/// The dense operand of [`sparse_times_dense_tiled`]: row `j` of column block `b` starts
+/// at `j * row_stride + b * block_stride`.
+#[derive(Clone, Copy)]
+pub(crate) struct Strips<'a> {
+    pub(crate) data: &'a [f32],
+    pub(crate) row_stride: usize,
+    pub(crate) block_stride: usize,
+}
+
+/// `out[l, :] += Σ_{(j, v) ∈ line l} v · m[j, :]` for every line `l` of `x`, over `blocks`
+/// column blocks of 64; `out` rows are `out_stride` apart. Column blocks outermost, then
+/// tiles of [`TILE_ROWS`] rows of `m`, then lines: each tile of `m` is read from L1 by every
+/// line, and a line's 64 outputs stay in registers across its entries in the tile.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+pub(crate) fn sparse_times_dense_tiled<'a>(
+    x: Compressed<'a>,
+    bounds: &[u32],
+    m: Strips<'a>,
+    out: &mut [f32],
+    out_stride: usize,
+    blocks: usize,
+) {
+    let lines = x.lines();
+    let tiles = bounds.len() / lines.max(1) - 1;
+    for b in 0..blocks {
+        for t in 0..tiles {
+            for l in 0..lines {
+                let from = bounds[l * (tiles + 1) + t] as usize;
+                let to = bounds[l * (tiles + 1) + t + 1] as usize;
+                if from == to {
+                    continue;
+                }
+                let at = l * out_stride + b * BLOCK;
+                let out_block: &mut [f32; BLOCK] =
+                    (&mut out[at..at + BLOCK]).try_into().expect("block length"); // ok: sliced to BLOCK
+                let mut acc = *out_block;
+                for (&j, &v) in x.index[from..to].iter().zip(&x.values[from..to]) {
+                    let at = j as usize * m.row_stride + b * m.block_stride;
+                    let m_block: &[f32; BLOCK] =
+                        m.data[at..at + BLOCK].try_into().expect("block length"); // ok: sliced to BLOCK
+                    for (a, &w) in acc.iter_mut().zip(m_block) {
+                        *a += v * w;
+                    }
+                }
+                *out_block = acc;
+            }
+        }
+    }
+}
+
+/// Copies `m` (row-major `[rows, blocks · 64]`) into block-major order `[blocks][rows][64]`,
+/// so that each 64-column strip is contiguous: rows 2 KB apart would otherwise crowd a
+/// strip into a few cache sets.
+pub(crate) fn pack_strips(m: &[f32], rows: usize, blocks: usize, packed: &mut Vec<f32>) {
+    let width = blocks * BLOCK;
+    packed.clear();
+    for b in 0..blocks {
+        for r in 0..rows {
+            packed.extend_from_slice(&m[r * width + b * BLOCK..r * width + (b + 1) * BLOCK]);
+        }
+    }
+}
+
+/// Whether the tiled kernels serve a layer of this width.
+pub(crate) fn tiled_width(width: usize) -> bool {
+    width > 0 && width % BLOCK == 0
 }
 
 /// `y[i, :] = bias + Σ_k v_ik · W[c_ik, :]` for every row `i` of a CSR batch; `w` is
@@ -166,6 +257,59 @@ pub(crate) fn accumulate_column_sums(dz: &[f32], sums: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tiled_kernel_matches_the_plain_one() {
+        let (rows, inputs, out) = (5, 150, 2 * BLOCK);
+        let w: Vec<f32> = (0..inputs * out)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 4.0)
+            .collect();
+        // Rows with entries spread over several tiles, one empty row.
+        let mut starts = vec![0u32];
+        let (mut index, mut values) = (Vec::new(), Vec::new());
+        for r in 0..rows {
+            for j in (r..inputs).step_by(7 + r) {
+                if r != 3 {
+                    index.push(j as u32);
+                    values.push((j % 5) as f32 - 2.0);
+                }
+            }
+            starts.push(index.len() as u32);
+        }
+        let x = Compressed {
+            starts: &starts,
+            index: &index,
+            values: &values,
+        };
+        let bias = vec![0.5; out];
+        let mut plain = vec![0.0; rows * out];
+        sparse_times_matrix(x, &w, out, &bias, &mut plain);
+
+        let mut bounds = Vec::new();
+        tile_bounds(x, inputs.div_ceil(TILE_ROWS), &mut bounds);
+        let mut tiled: Vec<f32> = (0..rows).flat_map(|_| bias.clone()).collect();
+        let strips = Strips {
+            data: &w,
+            row_stride: out,
+            block_stride: BLOCK,
+        };
+        sparse_times_dense_tiled(x, &bounds, strips, &mut tiled, out, out / BLOCK);
+        for (i, (a, b)) in plain.iter().zip(&tiled).enumerate() {
+            assert!((a - b).abs() < 1e-4, "element {i}: {a} vs {b}");
+        }
+
+        // The same through block-major packing.
+        let mut packed = Vec::new();
+        pack_strips(&w, inputs, out / BLOCK, &mut packed);
+        let mut from_packed: Vec<f32> = (0..rows).flat_map(|_| bias.clone()).collect();
+        let strips = Strips {
+            data: &packed,
+            row_stride: BLOCK,
+            block_stride: inputs * BLOCK,
+        };
+        sparse_times_dense_tiled(x, &bounds, strips, &mut from_packed, out, out / BLOCK);
+        assert_eq!(tiled, from_packed);
+    }
 
     #[test]
     fn sparse_kernels_match_the_plain_loops_with_and_without_a_tail() {

@@ -33,6 +33,6 @@ mod tower;
 pub use dense::{Dense, Relu};
 pub use error::{NnError, Result};
 pub use io::{FORMAT_VERSION, SavedTower, load_tower, save_tower, write_atomically};
-pub use sparse::CsrBatch;
+pub use sparse::{CsrBatch, SparseScratch};
 pub use spec::{Init, TowerSpec};
 pub use tower::{Input, Tower, Workspace};

@@ -133,10 +133,24 @@ impl CsrBatch {
         }
     }
 
-    /// Whether every stored column index is below `cols()`.
-    pub(crate) fn columns_in_range(&self) -> bool {
-        self.col_index.iter().all(|&c| (c as usize) < self.cols)
+    /// Whether every row's columns are strictly increasing and below `cols()`, as the
+    /// layers' kernels rely on.
+    pub(crate) fn is_well_formed(&self) -> bool {
+        (0..self.rows()).all(|r| {
+            let (cols, _) = self.row_slices(r);
+            cols.windows(2).all(|w| w[0] < w[1])
+                && cols.last().is_none_or(|&c| (c as usize) < self.cols)
+        })
     }
+}
+
+/// Buffers a sparse first layer reuses from step to step: the batch by column, where its
+/// entries cross tile boundaries, and the packed output gradient.
+#[derive(Clone, Debug, Default)]
+pub struct SparseScratch {
+    pub(crate) csc: CscScratch,
+    pub(crate) bounds: Vec<u32>,
+    pub(crate) packed: Vec<f32>,
 }
 
 /// Column-major scratch copy of a [`CsrBatch`], for the weight gradient of a sparse layer:

@@ -5,7 +5,7 @@ use ndarray_rand::rand_distr::{Normal, Uniform};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::shape_error;
-use crate::sparse::{CscScratch, CsrBatch};
+use crate::sparse::{CsrBatch, SparseScratch};
 use crate::{Dense, Init, NnError, Result, TowerSpec};
 
 /// One batch of input rows for a tower: dense, or the non-zeros of the data.
@@ -167,7 +167,7 @@ impl Tower {
                 .collect(),
             delta: vec![0.0; max_rows * widest],
             delta_next: vec![0.0; max_rows * widest],
-            csc: CscScratch::default(),
+            sparse: SparseScratch::default(),
         }
     }
 
@@ -219,7 +219,7 @@ impl Tower {
             if i == 0 {
                 match input {
                     Input::Dense(x) => layer.forward(params, x, y)?,
-                    Input::Sparse(x) => layer.forward_sparse(params, x, y)?,
+                    Input::Sparse(x) => layer.forward_sparse(params, x, y, &mut ws.sparse)?,
                 }
             } else {
                 let x = matrix(&done[i - 1], rows, layer.input());
@@ -284,7 +284,7 @@ impl Tower {
                                 found: "a sparse input".into(),
                             });
                         }
-                        layer.backward_sparse(x, &mut ws.csc, y, dy, grads)?;
+                        layer.backward_sparse(x, &mut ws.sparse, y, dy, grads)?;
                     }
                 }
             } else {
@@ -307,7 +307,7 @@ pub struct Workspace {
     activations: Vec<Vec<f32>>,
     delta: Vec<f32>,
     delta_next: Vec<f32>,
-    csc: CscScratch,
+    sparse: SparseScratch,
 }
 
 impl Workspace {

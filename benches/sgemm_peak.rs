@@ -1,0 +1,79 @@
+//! Measures the single-precision matrix-multiply throughput of this machine at the eight
+//! matrix shapes of a training step (784→512→256→128 tower, 256 rows = both towers of 128
+//! pairs), with the kernel the trainer uses (ndarray's `general_mat_mul`), one independent
+//! product per thread as the trainer's shards run them. Prints one JSON object.
+//!
+//! Usage: `sgemm-peak [THREADS] [SECONDS_PER_SHAPE]` (defaults 2 and 1).
+
+use std::time::{Duration, Instant};
+
+use ndarray::Array2;
+use ndarray::linalg::general_mat_mul;
+use siamese_benches::random_matrix;
+
+/// (m, k, n) of C[m×n] = A[m×k]·B[k×n] for the forward, weight-gradient and input-gradient
+/// products of the three layers (the first layer needs no input gradient).
+const SHAPES: [(&str, usize, usize, usize); 8] = [
+    ("forward 784x512", 256, 784, 512),
+    ("forward 512x256", 256, 512, 256),
+    ("forward 256x128", 256, 256, 128),
+    ("weight grad 784x512", 784, 256, 512),
+    ("weight grad 512x256", 512, 256, 256),
+    ("weight grad 256x128", 256, 256, 128),
+    ("input grad 512x256", 256, 256, 512),
+    ("input grad 256x128", 256, 128, 256),
+];
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2).max(1);
+    let seconds: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1.0);
+    let mut rows = Vec::new();
+    let (mut total_flops, mut total_seconds) = (0.0f64, 0.0f64);
+    for (name, m, k, n) in SHAPES {
+        let flops_per_product = 2.0 * (m * k * n) as f64;
+        let (products, elapsed) = run_shape(m, k, n, threads, Duration::from_secs_f64(seconds));
+        let gflops = products as f64 * flops_per_product / elapsed / 1e9;
+        rows.push(format!(
+            "{{\"shape\": \"{name}\", \"m\": {m}, \"k\": {k}, \"n\": {n}, \"gflops\": {gflops:.2}}}"
+        ));
+        // Weighted as in a training step: each shape once.
+        total_flops += flops_per_product;
+        total_seconds += flops_per_product / (gflops * 1e9);
+    }
+    println!(
+        "{{\"threads\": {threads}, \"kernel\": \"matrixmultiply (ndarray general_mat_mul)\", \
+         \"peak_gflops\": {:.2}, \"shapes\": [{}]}}",
+        total_flops / total_seconds / 1e9,
+        rows.join(", ")
+    );
+}
+
+/// Runs independent products of one shape on `threads` threads for about `budget`;
+/// returns the products done in all and the wall time.
+fn run_shape(m: usize, k: usize, n: usize, threads: usize, budget: Duration) -> (usize, f64) {
+    let start = Instant::now();
+    let done: usize = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let a = random_matrix(m, k, 1 + t as u64);
+                    let b = random_matrix(k, n, 100 + t as u64);
+                    let mut c = Array2::<f32>::zeros((m, n));
+                    // Warm-up: page in the buffers and the kernel's packing space.
+                    general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+                    let mut count = 0;
+                    let begin = Instant::now();
+                    while begin.elapsed() < budget {
+                        general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+                        count += 1;
+                    }
+                    std::hint::black_box(&c);
+                    count
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+    });
+    (done, start.elapsed().as_secs_f64())
+}

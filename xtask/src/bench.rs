@@ -1,0 +1,305 @@
+//! `cargo xtask bench`: the end-to-end speed measurement of the parity workload.
+//!
+//! Trains `configs/keras-parity.ron` with the release build, measures this machine's sgemm
+//! peak at the training shapes with the same kernel, and writes `target/bench/bench.json`.
+//! With `--reference`, also runs the JAX (`JAX_SCAN=1`) and PyTorch references of
+//! `../shared/reference` when their virtualenvs exist, and puts their medians and the ratios
+//! beside ours.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::{Failure, Result, cargo, describe, status, target_dir, workspace_root};
+
+/// Matrix-product FLOPs of one epoch of the parity workload, forward and backward, counted
+/// densely as the reference implementations count them.
+const GFLOP_PER_EPOCH: f64 = 561.22;
+
+/// A reference implementation of `../shared/reference` that `--reference` runs.
+struct Reference {
+    /// Key in bench.json.
+    name: &'static str,
+    /// Environment variable naming its virtualenv (as `setup.sh` exports it).
+    venv_var: &'static str,
+    /// The virtualenv under the temp dir that `setup.sh` makes when the variable is unset.
+    default_venv: &'static str,
+    /// The script.
+    script: &'static str,
+    /// An extra environment variable for the run.
+    env: Option<(&'static str, &'static str)>,
+}
+
+const REFERENCES: [Reference; 2] = [
+    Reference {
+        name: "jax_scan",
+        venv_var: "JAX_VENV",
+        default_venv: "jaxvenv",
+        script: "jax_siamese.py",
+        env: Some(("JAX_SCAN", "1")),
+    },
+    Reference {
+        name: "pytorch_eager",
+        venv_var: "TORCH_VENV",
+        default_venv: "refvenv",
+        script: "torch_siamese.py",
+        env: None,
+    },
+];
+
+pub(crate) fn bench(args: &[OsString]) -> Result {
+    let mut reference = false;
+    let mut runs = 1usize;
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.to_str() {
+            Some("--reference") => reference = true,
+            Some("--runs") => {
+                runs = iter
+                    .next()
+                    .and_then(|v| v.to_str()?.parse().ok())
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| Failure::usage("`--runs` takes a positive number"))?;
+            }
+            _ => return Err(Failure::usage(format!("`bench` does not take {arg:?}"))),
+        }
+    }
+    let root = workspace_root()?;
+    build(&root, &["-p", "siamese-cli", "-p", "siamese-benches"])?;
+    let release = target_dir(&root)?.join("release");
+    let out_dir = target_dir(&root)?.join("bench");
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| Failure::new(format!("{}: {e}", out_dir.display())))?;
+
+    let sgemm = capture(
+        Command::new(release.join("sgemm-peak")).args(["2", "1"]),
+        "sgemm-peak",
+    )?;
+    let sgemm: Value = serde_json::from_str(&sgemm)
+        .map_err(|e| Failure::new(format!("sgemm-peak output: {e}")))?;
+    let peak = sgemm["peak_gflops"].as_f64().unwrap_or(f64::NAN);
+    println!("xtask bench: sgemm peak at the training shapes, 2 threads: {peak:.1} GFLOP/s");
+
+    let mut ours = Vec::new();
+    let mut references: Vec<(String, Vec<f64>)> = Vec::new();
+    for run in 1..=runs {
+        ours.push(run_ours(&root, &release, &out_dir, run)?);
+        if reference {
+            for (name, median) in run_references(&root)? {
+                match references.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, medians)) => medians.push(median),
+                    None => references.push((name, vec![median])),
+                }
+            }
+        }
+    }
+    let steady = median(ours.iter().map(|r| r.steady_epoch_seconds).collect());
+    let last = ours.last().ok_or_else(|| Failure::new("no run finished"))?;
+    let mut report = json!({
+        "workload": "configs/keras-parity.ron",
+        "runs": runs,
+        "steady_epoch_seconds": steady,
+        "steady_epoch_seconds_per_run": ours.iter().map(|r| r.steady_epoch_seconds).collect::<Vec<_>>(),
+        "pairs_per_second": 108_400.0 / steady,
+        "gflops": GFLOP_PER_EPOCH / steady,
+        "sgemm_peak_gflops": peak,
+        "share_of_sgemm_peak": GFLOP_PER_EPOCH / steady / peak,
+        "peak_rss_mb": last.peak_rss_mb,
+        "test_accuracy": last.test_accuracy,
+        "first_layer": last.first_layer,
+        "sgemm": sgemm,
+    });
+    for (name, medians) in &references {
+        let theirs = median(medians.clone());
+        report[name.as_str()] = json!({
+            "steady_epoch_seconds": theirs,
+            "steady_epoch_seconds_per_run": medians,
+            "speedup_of_ours": theirs / steady,
+        });
+    }
+    let path = out_dir.join("bench.json");
+    let text = serde_json::to_string_pretty(&report).map_err(|e| Failure::new(e.to_string()))?;
+    std::fs::write(&path, format!("{text}\n"))
+        .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+    println!("{text}");
+    println!("xtask bench: wrote {}", path.display());
+    Ok(())
+}
+
+struct OurRun {
+    steady_epoch_seconds: f64,
+    peak_rss_mb: Option<f64>,
+    test_accuracy: f64,
+    first_layer: String,
+}
+
+fn build(root: &Path, packages: &[&str]) -> Result {
+    let mut cmd = cargo();
+    cmd.args(["build", "--release", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .args(packages);
+    let built = status(&mut cmd, "cargo build --release")?;
+    if built.success() {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "cargo build --release failed ({})",
+            describe(built)
+        )))
+    }
+}
+
+/// Runs a command, returning its stdout; stderr passes through.
+fn capture(cmd: &mut Command, shown: &str) -> Result<String> {
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| Failure::new(format!("could not run `{shown}`: {e}")))?;
+    if !out.status.success() {
+        return Err(Failure::new(format!(
+            "`{shown}` failed ({})",
+            describe(out.status)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn run_ours(root: &Path, release: &Path, out_dir: &Path, run: usize) -> Result<OurRun> {
+    let run_dir = out_dir.join(format!("keras-parity-{run}"));
+    let config = root.join("configs").join("keras-parity.ron");
+    let siamese = release.join("siamese");
+    let gnu_time = Path::new("/usr/bin/time");
+    let mut cmd = if gnu_time.is_file() {
+        let mut c = Command::new(gnu_time);
+        c.arg("-v").arg(&siamese);
+        c
+    } else {
+        Command::new(&siamese)
+    };
+    cmd.arg("train")
+        .arg(&config)
+        .arg("--out")
+        .arg(&run_dir)
+        .arg("--threads")
+        .arg("2");
+    println!("xtask bench: run {run}: training {}", config.display());
+    let out = cmd
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| Failure::new(format!("could not run {}: {e}", siamese.display())))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!(
+        "{}",
+        stderr
+            .lines()
+            .filter(|l| !l.starts_with('\t'))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    );
+    if !out.status.success() {
+        return Err(Failure::new(format!(
+            "training failed ({})",
+            describe(out.status)
+        )));
+    }
+    let peak_rss_mb = stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0);
+
+    let metrics = read(&run_dir.join("metrics.jsonl"))?;
+    let seconds: Vec<f64> = metrics
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok()?["seconds"].as_f64())
+        .collect();
+    let summary: Value = serde_json::from_str(&read(&run_dir.join("summary.json"))?)
+        .map_err(|e| Failure::new(format!("summary.json: {e}")))?;
+    Ok(OurRun {
+        steady_epoch_seconds: steady_median(&seconds),
+        peak_rss_mb,
+        test_accuracy: summary["test_accuracy"].as_f64().unwrap_or(f64::NAN),
+        first_layer: summary["first_layer"].as_str().unwrap_or("?").to_owned(),
+    })
+}
+
+/// Runs each reference whose virtualenv exists; returns (name, median steady epoch).
+fn run_references(root: &Path) -> Result<Vec<(String, f64)>> {
+    let dir = root.join("..").join("shared").join("reference");
+    let mut results = Vec::new();
+    for Reference {
+        name,
+        venv_var,
+        default_venv,
+        script,
+        env: extra,
+    } in REFERENCES
+    {
+        let venv = std::env::var_os(venv_var)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join(default_venv));
+        let python = venv.join("bin").join("python");
+        if !python.is_file() {
+            println!(
+                "xtask bench: skipping {name}: no {} (run `source {}/setup.sh`)",
+                python.display(),
+                dir.display()
+            );
+            continue;
+        }
+        println!("xtask bench: running the {name} reference ({script})");
+        let mut cmd = Command::new(&python);
+        cmd.arg(script).current_dir(&dir);
+        if let Some((key, value)) = extra {
+            cmd.env(key, value);
+        }
+        let out = capture(&mut cmd, &format!("{} {script}", python.display()))?;
+        print!("{out}");
+        // Lines like `epoch 2: time 3.49s  train_loss ...`.
+        let seconds: Vec<f64> = out
+            .lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix("epoch ")?;
+                let time = rest.split("time ").nth(1)?;
+                time.split('s').next()?.trim().parse().ok()
+            })
+            .collect();
+        if seconds.is_empty() {
+            return Err(Failure::new(format!(
+                "no epoch times in the output of {script}"
+            )));
+        }
+        results.push((name.to_owned(), steady_median(&seconds)));
+    }
+    Ok(results)
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
+}
+
+/// The median of epochs 2 and later (the first includes warm-up), or of all if only one.
+fn steady_median(seconds: &[f64]) -> f64 {
+    let steady = if seconds.len() > 1 {
+        &seconds[1..]
+    } else {
+        seconds
+    };
+    median(steady.to_vec())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
