@@ -34,6 +34,9 @@ TASKS:
     train <CONFIG> [..] Build the release CLI and run `siamese train <CONFIG> [..]`,
                         e.g. `cargo xtask train configs/base.ron --epochs 1`.
     eval <RUN-DIR> [..] Build the release CLI and run `siamese eval <RUN-DIR> [..]`.
+    report <RUN-DIR> [..]
+                        Build the release CLI and run `siamese report <RUN-DIR> [..]`: PNG
+                        pictures and report.md in the run directory.
     data [..]           Build the release CLI and run `siamese data [..]`,
                         e.g. `cargo xtask data --offline --data /path/to/mnist`.
     bench [--reference] [--runs N]
@@ -121,6 +124,7 @@ fn run(args: &[OsString]) -> Result {
         "ci" => ci(rest),
         "train" => siamese("train", rest, Some("a config, e.g. configs/base.ron")),
         "eval" => siamese("eval", rest, Some("a run directory, e.g. runs/base")),
+        "report" => siamese("report", rest, Some("a run directory, e.g. runs/base")),
         "data" => siamese("data", rest, None),
         "fuzz" => fuzz(rest),
         "bench" => bench::bench(rest),
@@ -204,7 +208,7 @@ fn default_ci_data_dir(root: &Path) -> PathBuf {
     }
 }
 
-/// `cargo xtask <train|eval|data> ...`: builds the release CLI, then runs
+/// `cargo xtask <train|eval|report|data> ...`: builds the release CLI, then runs
 /// `siamese <subcommand> <args>` from the current directory (so relative paths mean what
 /// the user typed) and leaves with its exit code.
 fn siamese(subcommand: &str, args: &[OsString], required: Option<&str>) -> Result {

@@ -8,6 +8,7 @@ mod data;
 mod embed;
 mod eval;
 mod progress;
+mod report;
 mod search;
 mod train;
 
@@ -45,6 +46,9 @@ enum Command {
     Anomaly(anomaly::AnomalyArgs),
     /// Summarize a data directory: counts, shapes, class counts; fetch missing files.
     Data(data::DataArgs),
+    /// Pictures of a trained run: pairs.png, embedding-map.png, curves.png, distances.png,
+    /// neighbours.png and report.md, written into the run directory.
+    Report(report::ReportArgs),
 }
 
 /// Where the data lives: `--data`, else `SIAMESE_DATA_DIR`, else the config's (or default).
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Search(args) => search::run(args),
         Command::Anomaly(args) => anomaly::run(args),
         Command::Data(args) => data::run(args),
+        Command::Report(args) => report::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,146 @@
+//! `pairs.png`: the tutorial's "predict and display": test pairs side by side with their
+//! distance, the prediction and the truth, mistakes framed in red; then the worst false
+//! positives and false negatives.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use siamese_data::{Dataset, Pair};
+
+use super::{PAIRS, text};
+use crate::canvas::{Canvas, FONT, RIGHT, WRONG, bold, digit};
+use crate::{Result, evenly_spaced, worst_false_negatives, worst_false_positives};
+
+/// Tiles per row.
+const COLUMNS: usize = 6;
+/// Rows of the even sample; the two kinds of mistakes get one row each.
+const SAMPLE_ROWS: usize = 2;
+/// Pixel scale of a 28 × 28 digit: 84 × 84 on screen.
+const SCALE: u32 = 3;
+const TILE_W: i32 = 196;
+const TILE_H: i32 = 176;
+const GAP: i32 = 10;
+const MARGIN: i32 = 20;
+const HEADER_H: i32 = 40;
+const TITLE_H: i32 = 90;
+const LINE_H: i32 = 23;
+
+/// Which test pairs the picture shows (indices into the test pairs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PairsShown {
+    /// An even sample of all pairs.
+    pub sample: Vec<usize>,
+    /// Dissimilar pairs predicted similar, closest first.
+    pub false_positives: Vec<usize>,
+    /// Similar pairs predicted dissimilar, farthest first.
+    pub false_negatives: Vec<usize>,
+}
+
+/// Draws `pairs.png` into `dir` and says which pairs it shows.
+pub(crate) fn pairs(
+    test: &Dataset,
+    pairs: &[Pair],
+    distances: &[f32],
+    threshold: f32,
+    dir: &Path,
+) -> Result<PairsShown> {
+    let shown = PairsShown {
+        sample: evenly_spaced(pairs.len(), SAMPLE_ROWS * COLUMNS),
+        false_positives: worst_false_positives(distances, pairs, threshold, COLUMNS),
+        false_negatives: worst_false_negatives(distances, pairs, threshold, COLUMNS),
+    };
+    let sections = [
+        ("A sample of the test pairs", &shown.sample, SAMPLE_ROWS),
+        (
+            "Worst false positives: different digits, yet closest (distance below the threshold)",
+            &shown.false_positives,
+            1,
+        ),
+        (
+            "Worst false negatives: same digit, yet farthest (distance at or above the threshold)",
+            &shown.false_negatives,
+            1,
+        ),
+    ];
+    // Top-left corner of every tile, with its pair.
+    let mut tiles = Vec::new();
+    let mut headers = Vec::new();
+    let mut y = TITLE_H;
+    for (heading, indices, rows) in sections {
+        headers.push((heading, y, indices.is_empty()));
+        y += HEADER_H;
+        for (k, &i) in indices.iter().enumerate() {
+            let (row, col) = ((k / COLUMNS) as i32, (k % COLUMNS) as i32);
+            tiles.push((MARGIN + col * (TILE_W + GAP), y + row * (TILE_H + GAP), i));
+        }
+        y += rows as i32 * (TILE_H + GAP);
+    }
+
+    let mut canvas = Canvas::new(PAIRS.file, PAIRS.size)?;
+    let label = |i: u32| test.labels().get(i as usize).copied().unwrap_or(u32::MAX);
+    canvas.draw(|root| {
+        root.fill(&WHITE)?;
+        root.draw(&Text::new(
+            format!("Test pairs at threshold {threshold:.3}: predicted \"same\" when the distance is below it"),
+            (MARGIN, 22),
+            bold(text::TITLE - 4),
+        ))?;
+        root.draw(&Text::new(
+            "d = distance between the two embeddings; truth = the two digits' labels; mistakes framed in red",
+            (MARGIN, 58),
+            (FONT, text::LABEL),
+        ))?;
+        for &(heading, y, empty) in &headers {
+            let heading = if empty {
+                format!("{heading}: none")
+            } else {
+                heading.to_string()
+            };
+            root.draw(&Text::new(heading, (MARGIN, y + 10), bold(text::HEADING - 2)))?;
+        }
+        for &(x, y, i) in &tiles {
+            let pair = pairs[i];
+            let d = distances[i];
+            let predicted_same = d < threshold;
+            let right = predicted_same == pair.similar;
+            let (mark, color) = if right { ("✓", RIGHT) } else { ("✗", WRONG) };
+            let frame = [(x, y), (x + TILE_W, y + TILE_H)];
+            if right {
+                root.draw(&Rectangle::new(frame, RGBColor(190, 190, 190).stroke_width(1)))?;
+            } else {
+                root.draw(&Rectangle::new(frame, WRONG.stroke_width(4)))?;
+            }
+            let text_y = y + 8 + 84 + 8;
+            let line = |n: i32| (x + 10, text_y + n * LINE_H);
+            let left = Pos::new(HPos::Left, VPos::Top);
+            root.draw(&Text::new(format!("d = {d:.3}"), line(0), bold(text::LABEL).color(&BLACK).pos(left)))?;
+            root.draw(&Text::new(
+                format!("{mark} predicted {}", if predicted_same { "same" } else { "different" }),
+                line(1),
+                (FONT, text::LABEL).into_font().color(&color).pos(left),
+            ))?;
+            root.draw(&Text::new(
+                format!("truth: {} vs {}", label(pair.left), label(pair.right)),
+                line(2),
+                (FONT, text::LABEL).into_font().color(&BLACK).pos(left),
+            ))?;
+        }
+        Ok(())
+    })?;
+    for &(x, y, i) in &tiles {
+        let pair = pairs[i];
+        canvas.paste_digit(
+            &digit(test, pair.left as usize)?,
+            SCALE,
+            (i64::from(x + 8), i64::from(y + 8)),
+        )?;
+        canvas.paste_digit(
+            &digit(test, pair.right as usize)?,
+            SCALE,
+            (i64::from(x + TILE_W - 8 - 84), i64::from(y + 8)),
+        )?;
+    }
+    canvas.save(dir)?;
+    Ok(shown)
+}

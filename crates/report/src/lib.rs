@@ -1,0 +1,116 @@
+//! Pictures of a trained Siamese run, because people would rather look than read.
+//!
+//! [`Run::load`] reads a run directory written by `siamese train` (config, metrics, summary,
+//! tower), prepares the data exactly as training did, embeds the training and test images
+//! with `siamese_eval::Embedder` and indexes the training embeddings for neighbour search
+//! (`siamese_eval::Index`). [`write_report`] then writes into the run directory:
+//!
+//! | File | What it shows |
+//! |---|---|
+//! | `curves.png` | loss and pair accuracy per epoch, training vs validation |
+//! | `pairs.png` | test pairs side by side with distance, prediction and truth; the worst false positives and false negatives |
+//! | `distances.png` | histograms of the distances of similar and dissimilar test pairs, thresholds marked |
+//! | `embedding-map.png` | the test embeddings on their top two principal components, one color per class |
+//! | `neighbours.png` | one test digit per class with its nearest training images |
+//! | `report.md` | the summary, the per-epoch table, the evaluation (`eval.json`, when present) and the pictures |
+//!
+//! Figures are drawn by plotters into an in-memory RGB buffer (digits pasted and scaled by
+//! `image`), encoded as PNG and written atomically. Text uses DejaVu Sans compiled into the
+//! binary (the `dejavu` crate, through plotters' `ab_glyph` renderer), so pictures look the
+//! same on every machine and need no system fonts.
+//!
+//! ```no_run
+//! use siamese_report::{Run, write_report};
+//! let run = Run::load("runs/base".as_ref(), Some("data/mnist".as_ref()))?;
+//! for file in write_report(&run)? {
+//!     println!("wrote {}", file.display());
+//! }
+//! # Ok::<(), siamese_report::ReportError>(())
+//! ```
+//!
+//! The building blocks are public for reuse and testing: [`Pca`] (principal components by
+//! Jacobi rotations), [`Histogram`], and the choice of pairs to show
+//! ([`worst_false_positives`], [`worst_false_negatives`], [`evenly_spaced`]).
+
+mod canvas;
+mod error;
+mod figures;
+mod histogram;
+mod markdown;
+mod pca;
+mod run;
+mod select;
+
+use std::path::PathBuf;
+
+use ndarray::Axis;
+
+pub use error::{ReportError, Result};
+pub use figures::{CURVES, DISTANCES, EMBEDDING_MAP, FIGURES, Figure, NEIGHBOURS, PAIRS};
+pub use histogram::Histogram;
+pub use pca::Pca;
+pub use run::Run;
+pub use select::{evenly_spaced, worst_false_negatives, worst_false_positives};
+
+/// File name of the Markdown report in the run directory.
+pub const REPORT_MD: &str = "report.md";
+
+/// Writes the five pictures and `report.md` into the run's directory and returns their
+/// paths, pictures first.
+///
+/// # Errors
+/// Drawing, encoding or writing a file failed, or the data cannot be pictured (for
+/// instance images that are not two-dimensional).
+pub fn write_report(run: &Run) -> Result<Vec<PathBuf>> {
+    let dir = &run.dir;
+    let data = &run.data;
+    figures::curves(&run.metrics, dir)?;
+    let pairs = figures::pairs(
+        &data.test,
+        &data.test_pairs,
+        &run.test_distances,
+        run.threshold(),
+        dir,
+    )?;
+    figures::distances(
+        &run.test_distances,
+        &data.test_pairs,
+        run.threshold(),
+        run.summary.tuned_threshold,
+        dir,
+    )?;
+    let pca = Pca::fit(run.test_embeddings.view(), 2)?;
+    let explained = pca.explained();
+    let explained = [explained[0], explained[1]];
+    figures::embedding_map(
+        &pca.project(run.test_embeddings.view())?,
+        data.test.labels(),
+        data.test.num_classes(),
+        explained,
+        dir,
+    )?;
+    let queries = figures::neighbour_queries(&data.test);
+    let query_embeddings = run.test_embeddings.select(Axis(0), &queries);
+    let hits = run
+        .train_index
+        .search(query_embeddings.view(), figures::NEIGHBOURS_K)?;
+    let found = hits
+        .rows()
+        .map(|row| row.iter().map(|n| (n.index as usize, n.distance)).collect())
+        .collect();
+    let neighbours = figures::Neighbours { queries, found };
+    figures::neighbours(&data.test, &data.train, &neighbours, dir)?;
+
+    let eval = markdown::read_eval(dir)?;
+    let findings = markdown::Findings {
+        pairs: &pairs,
+        neighbours: &neighbours,
+        explained,
+    };
+    let md = markdown::render(run, &findings, eval.as_ref())?;
+    siamese_nn::write_atomically(&dir.join(REPORT_MD), md.as_bytes())?;
+
+    let mut written: Vec<PathBuf> = FIGURES.iter().map(|f| dir.join(f.file)).collect();
+    written.push(dir.join(REPORT_MD));
+    Ok(written)
+}
