@@ -245,15 +245,19 @@ impl Dense {
         Ok(())
     }
 
-    /// [`Dense::backward`] for a sparse input batch; the input gradient is never needed here
-    /// because a sparse input is the data itself.
+    /// [`Dense::backward`] for a sparse input batch (the data, or ReLU activations that are
+    /// mostly zero): the weight gradient walks only the non-zero inputs; the input gradient,
+    /// when asked, is a dense product.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn backward_sparse(
         &self,
+        params: &[f32],
         x: &CsrBatch,
         scratch: &mut SparseScratch,
         y: ArrayView2<'_, f32>,
         mut dy: ArrayViewMut2<'_, f32>,
         grads: &mut [f32],
+        dx: Option<ArrayViewMut2<'_, f32>>,
     ) -> Result<()> {
         self.check_batch(x.rows(), &[x.rows(), x.cols()], y.shape())?;
         if dy.shape() != y.shape() {
@@ -292,6 +296,17 @@ impl Dense {
             kernels::sparse_transpose_times_matrix(csc.compressed(), dz, gw, self.stride, out);
         }
         kernels::accumulate_column_sums(dz, gb);
+        if let Some(mut dx) = dx {
+            if dx.shape() != [x.rows(), x.cols()] {
+                return Err(shape_error(
+                    "input gradient",
+                    &[x.rows(), x.cols()],
+                    dx.shape(),
+                ));
+            }
+            let (w, _) = self.split(params, "parameter")?;
+            general_mat_mul(1.0, &dy, &self.weight_view(w).t(), 0.0, &mut dx);
+        }
         Ok(())
     }
 

@@ -35,4 +35,4 @@ pub use error::{NnError, Result};
 pub use io::{FORMAT_VERSION, SavedTower, load_tower, save_tower, write_atomically};
 pub use sparse::{CsrBatch, SparseScratch};
 pub use spec::{Init, TowerSpec};
-pub use tower::{Input, Tower, Workspace};
+pub use tower::{DEFAULT_SPARSE_THRESHOLD, Input, Tower, Workspace};

@@ -60,6 +60,20 @@ impl CsrBatch {
         batch
     }
 
+    /// Replaces the contents with the non-zeros of `dense`, reusing the buffers.
+    pub fn refill_from_dense(&mut self, dense: ArrayView2<'_, f32>) {
+        self.clear();
+        self.cols = dense.ncols();
+        for row in dense.rows() {
+            for (c, &v) in row.iter().enumerate() {
+                if v != 0.0 {
+                    self.push(c, v);
+                }
+            }
+            self.finish_row();
+        }
+    }
+
     /// Forgets all rows, keeping the capacity.
     pub fn clear(&mut self) {
         self.row_start.truncate(1);

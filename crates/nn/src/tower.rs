@@ -168,6 +168,13 @@ impl Tower {
             delta: vec![0.0; max_rows * widest],
             delta_next: vec![0.0; max_rows * widest],
             sparse: SparseScratch::default(),
+            hidden_inputs: self
+                .layers
+                .iter()
+                .map(|l| CsrBatch::with_capacity(l.input(), max_rows, max_rows * l.input() / 4))
+                .collect(),
+            hidden_sparse: vec![false; self.layers.len()],
+            sparse_threshold: DEFAULT_SPARSE_THRESHOLD,
         }
     }
 
@@ -223,7 +230,14 @@ impl Tower {
                 }
             } else {
                 let x = matrix(&done[i - 1], rows, layer.input());
-                layer.forward(params, x, y)?;
+                let sparse = nonzero_share(x) < ws.sparse_threshold;
+                ws.hidden_sparse[i] = sparse;
+                if sparse {
+                    ws.hidden_inputs[i].refill_from_dense(x);
+                    layer.forward_sparse(params, &ws.hidden_inputs[i], y, &mut ws.sparse)?;
+                } else {
+                    layer.forward(params, x, y)?;
+                }
             }
         }
         Ok(ws.output())
@@ -284,13 +298,18 @@ impl Tower {
                                 found: "a sparse input".into(),
                             });
                         }
-                        layer.backward_sparse(x, &mut ws.sparse, y, dy, grads)?;
+                        layer.backward_sparse(params, x, &mut ws.sparse, y, dy, grads, None)?;
                     }
                 }
             } else {
-                let x = matrix(&ws.activations[i - 1], rows, layer.input());
                 let dx = matrix_mut(&mut ws.delta_next, rows, layer.input());
-                layer.backward(params, x, y, dy, grads, Some(dx))?;
+                if ws.hidden_sparse[i] {
+                    let x = &ws.hidden_inputs[i];
+                    layer.backward_sparse(params, x, &mut ws.sparse, y, dy, grads, Some(dx))?;
+                } else {
+                    let x = matrix(&ws.activations[i - 1], rows, layer.input());
+                    layer.backward(params, x, y, dy, grads, Some(dx))?;
+                }
                 std::mem::swap(&mut ws.delta, &mut ws.delta_next);
             }
         }
@@ -308,9 +327,31 @@ pub struct Workspace {
     delta: Vec<f32>,
     delta_next: Vec<f32>,
     sparse: SparseScratch,
+    /// Per layer, its input in sparse form when the last forward pass took the sparse path.
+    hidden_inputs: Vec<CsrBatch>,
+    hidden_sparse: Vec<bool>,
+    sparse_threshold: f64,
+}
+
+/// Hidden layers whose input has fewer non-zeros than this share skip the zeros. ReLU
+/// activations of a trained tower are mostly zero (about 14% of the first hidden layer's and
+/// 2% of the second's are lit after two epochs on MNIST), and the sparse product beats the
+/// dense one below roughly 40% density.
+pub const DEFAULT_SPARSE_THRESHOLD: f64 = 0.3;
+
+fn nonzero_share(x: ArrayView2<'_, f32>) -> f64 {
+    let lit = x.iter().fold(0usize, |n, &v| n + usize::from(v != 0.0));
+    lit as f64 / x.len().max(1) as f64
 }
 
 impl Workspace {
+    /// Sets the share of non-zero inputs below which a hidden layer takes the sparse path
+    /// (default [`DEFAULT_SPARSE_THRESHOLD`]); 0 never does, anything above 1 always does.
+    /// Both paths compute the same function; only rounding and speed differ.
+    pub fn set_sparse_threshold(&mut self, share: f64) {
+        self.sparse_threshold = share;
+    }
+
     /// The largest batch this workspace holds.
     pub fn max_rows(&self) -> usize {
         self.max_rows

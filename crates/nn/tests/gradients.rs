@@ -161,7 +161,8 @@ fn small_tower(final_activation: bool) -> Tower {
 
 #[test]
 fn tower_backward_matches_finite_differences() {
-    for final_activation in [false, true] {
+    // Threshold 0: hidden layers always dense; 2: always sparse (skipping zero activations).
+    for (final_activation, threshold) in [(false, 0.0), (true, 0.0), (false, 2.0), (true, 2.0)] {
         let tower = small_tower(final_activation);
         let rows = 5;
         let mut params = tower.init_params(Init::HeNormal, 11).unwrap();
@@ -175,6 +176,7 @@ fn tower_backward_matches_finite_differences() {
         let x = random((rows, 7), 12);
         let c = random((rows, 4), 13);
         let mut ws = tower.workspace(rows);
+        ws.set_sparse_threshold(threshold);
         let loss = |params: &[f32], x: &Array2<f32>, ws: &mut siamese_nn::Workspace| {
             let y = tower.forward(params, Input::Dense(x.view()), ws).unwrap();
             weighted_sum(y, &c)
@@ -375,4 +377,70 @@ fn init_is_seeded_and_scaled() {
         (var - expected).abs() < 0.05 * expected,
         "He variance {var} vs {expected}"
     );
+}
+
+#[test]
+fn sparse_hidden_layers_match_dense_ones() {
+    // Wide enough for the tiled kernels (multiples of 64), with negative biases so that most
+    // activations are zero, as in a trained tower.
+    let tower = Tower::new(TowerSpec {
+        input: 20,
+        hidden: vec![128, 64],
+        embedding: 64,
+        final_activation: false,
+    })
+    .unwrap();
+    let mut params = tower.init_params(Init::HeNormal, 31).unwrap();
+    for layer in &tower.layers()[..2] {
+        let b = layer.bias_offset();
+        for v in &mut params[b..b + layer.output()] {
+            *v = -0.5;
+        }
+    }
+    let rows = 9;
+    let x = random((rows, 20), 32).mapv(|v| v.abs());
+    let c = random((rows, 64), 33);
+    let mut results = Vec::new();
+    for threshold in [0.0, 2.0] {
+        let mut ws = tower.workspace(rows);
+        ws.set_sparse_threshold(threshold);
+        let out = tower
+            .forward(&params, Input::Dense(x.view()), &mut ws)
+            .unwrap()
+            .to_owned();
+        let mut grads = vec![0.0; tower.num_params()];
+        let mut dx = Array2::zeros((rows, 20));
+        tower
+            .backward(
+                &params,
+                Input::Dense(x.view()),
+                &mut ws,
+                c.view(),
+                &mut grads,
+                Some(dx.view_mut()),
+            )
+            .unwrap();
+        results.push((out, grads, dx));
+    }
+    let (dense, sparse) = (&results[0], &results[1]);
+    let close = |a: &[f32], b: &[f32], what: &str| {
+        for (i, (p, q)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (p - q).abs() <= 1e-4 * (1.0 + p.abs()),
+                "{what} {i}: dense {p} vs sparse {q}"
+            );
+        }
+    };
+    close(
+        dense.0.as_slice().unwrap(),
+        sparse.0.as_slice().unwrap(),
+        "output",
+    );
+    close(&dense.1, &sparse.1, "gradient");
+    close(
+        dense.2.as_slice().unwrap(),
+        sparse.2.as_slice().unwrap(),
+        "input gradient",
+    );
+    assert!(dense.1.iter().any(|&g| g != 0.0));
 }
