@@ -81,11 +81,15 @@ fn report_draws_every_picture_of_a_smoke_run() {
     // With an eval.json beside it, the report includes its figures.
     std::fs::write(
         run.path().join("eval.json"),
-        r#"{"roc_auc": 0.987654, "knn": {"k": 5}}"#,
+        r#"{"roc_auc": 0.987654, "map_at_r": 0.9, "raw_map_at_r": 0.3, "knn": {"k": 5}}"#,
     )
     .unwrap();
     siamese(&["report", run_dir, "--data", data]);
     let report = std::fs::read_to_string(run.path().join(siamese_report::REPORT_MD)).unwrap();
-    assert!(report.contains("| roc_auc | 0.9877 |"), "{report}");
-    assert!(report.contains("| knn.k | 5 |"), "{report}");
+    assert!(report.contains("| roc_auc | 0.9877 |  |"), "{report}");
+    assert!(
+        report.contains("| map_at_r | 0.9000 | 0.3000 |"),
+        "{report}"
+    );
+    assert!(report.contains("| knn.k | 5 |  |"), "{report}");
 }

@@ -30,7 +30,8 @@
 //!
 //! The building blocks are public for reuse and testing: [`Pca`] (principal components by
 //! Jacobi rotations), [`Histogram`], and the choice of pairs to show
-//! ([`worst_false_positives`], [`worst_false_negatives`], [`evenly_spaced`]).
+//! ([`sample_pairs`], [`worst_false_positives`], [`worst_false_negatives`],
+//! [`evenly_spaced`]).
 
 mod canvas;
 mod error;
@@ -50,7 +51,7 @@ pub use figures::{CURVES, DISTANCES, EMBEDDING_MAP, FIGURES, Figure, NEIGHBOURS,
 pub use histogram::Histogram;
 pub use pca::Pca;
 pub use run::Run;
-pub use select::{evenly_spaced, worst_false_negatives, worst_false_positives};
+pub use select::{evenly_spaced, sample_pairs, worst_false_negatives, worst_false_positives};
 
 /// File name of the Markdown report in the run directory.
 pub const REPORT_MD: &str = "report.md";

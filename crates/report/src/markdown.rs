@@ -123,7 +123,7 @@ pub(crate) fn render(run: &Run, findings: &Findings<'_>, eval: Option<&Value>) -
         md,
         "At threshold {threshold:.3}, {} of {} test pairs are misjudged: {fp} false positives \
          (different digits predicted the same) and {fn_} false negatives (the same digit \
-         predicted different). The picture shows {} pairs sampled evenly, then the {} closest \
+         predicted different). The picture shows {} pairs sampled evenly (similar and dissimilar in turn), then the {} closest \
          false positives and the {} farthest false negatives.",
         fp + fn_,
         run.test_distances.len(),
@@ -138,9 +138,9 @@ pub(crate) fn render(run: &Run, findings: &Findings<'_>, eval: Option<&Value>) -
     );
     let _ = writeln!(
         md,
-        "Distances of similar and dissimilar test pairs, each as a share of its kind; the solid \
-         line is the threshold {threshold:.3}, the dashed one the threshold tuned on validation \
-         ({:.3}).",
+        "Distances of similar and dissimilar test pairs, each as a share of its kind (the \
+         translucent bars mix to grey where both kinds fall); the solid line is the threshold \
+         {threshold:.3}, the dashed one the threshold tuned on validation ({:.3}).",
         s.tuned_threshold
     );
     let _ = writeln!(
@@ -151,7 +151,8 @@ pub(crate) fn render(run: &Run, findings: &Findings<'_>, eval: Option<&Value>) -
     let _ = writeln!(
         md,
         "The {} test embeddings ({} values each) on their first two principal components, which \
-         hold {:.1}% and {:.1}% of the variance; the digit is written at each class's centre.",
+         hold {:.1}% and {:.1}% of the variance; a black dot marks each class's median, labelled \
+         with its digit.",
         run.test_embeddings.nrows(),
         run.test_embeddings.ncols(),
         100.0 * findings.explained[0],
@@ -175,11 +176,13 @@ pub(crate) fn render(run: &Run, findings: &Findings<'_>, eval: Option<&Value>) -
     let _ = writeln!(md, "\n## Evaluation\n");
     match eval {
         Some(value) => {
-            let _ = writeln!(md, "From `{EVAL_JSON}`:\n\n| Figure | Value |\n|---|---:|");
-            let mut rows = Vec::new();
-            flatten("", value, &mut rows);
-            for (key, value) in rows {
-                let _ = writeln!(md, "| {key} | {value} |");
+            let _ = writeln!(
+                md,
+                "From `{EVAL_JSON}`; where it has a `raw_` twin (the same figure on raw pixels \
+                 instead of embeddings), both are shown:\n\n| Figure | Value | Raw pixels |\n|---|---:|---:|"
+            );
+            for (key, value, raw) in eval_rows(value) {
+                let _ = writeln!(md, "| {key} | {value} | {} |", raw.unwrap_or_default());
             }
         }
         None => {
@@ -208,6 +211,25 @@ pub(crate) fn read_eval(dir: &Path) -> Result<Option<Value>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(crate::ReportError::Read { path, source }),
     }
+}
+
+/// `(figure, value, raw-pixel value)` rows of `eval.json`: every scalar, with the `raw_`
+/// figures moved beside the figure they are the baseline of.
+fn eval_rows(value: &Value) -> Vec<(String, String, Option<String>)> {
+    let mut flat = Vec::new();
+    flatten("", value, &mut flat);
+    let raw = |key: &str| {
+        flat.iter()
+            .find(|(k, _)| k.strip_prefix("raw_") == Some(key))
+            .map(|(_, v)| v.clone())
+    };
+    flat.iter()
+        .filter(|(k, _)| {
+            !k.strip_prefix("raw_")
+                .is_some_and(|twin| flat.iter().any(|(k, _)| k == twin))
+        })
+        .map(|(k, v)| (k.clone(), v.clone(), raw(k)))
+        .collect()
 }
 
 /// Table rows for the scalars of a JSON value, keys joined with dots; long arrays are
@@ -251,6 +273,17 @@ fn scalar(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_figures_sit_beside_their_twins() {
+        let value: Value =
+            serde_json::from_str(r#"{"map": 0.9, "raw_map": 0.3, "raw_only": 1, "k": 5}"#).unwrap();
+        let rows = eval_rows(&value);
+        assert!(rows.contains(&("map".into(), "0.9000".into(), Some("0.3000".into()))));
+        assert!(rows.contains(&("raw_only".into(), "1".into(), None)));
+        assert!(rows.contains(&("k".into(), "5".into(), None)));
+        assert_eq!(rows.len(), 3);
+    }
 
     #[test]
     fn flattens_nested_json_into_rows() {

@@ -65,6 +65,38 @@ pub fn evenly_spaced(len: usize, n: usize) -> Vec<usize> {
     (0..n).map(|i| i * len / n).collect()
 }
 
+/// About `n` pairs, half similar and half dissimilar, alternating, each kind spread evenly
+/// over its own pairs. (Spacing over all pairs could pick one kind only: pair lists such as
+/// the classic recipe alternate the kinds.) Indices into `pairs`.
+///
+/// ```
+/// use siamese_data::Pair;
+/// let pairs: Vec<Pair> = (0..8).map(|i| Pair { left: i, right: i, similar: i % 2 == 0 }).collect();
+/// assert_eq!(siamese_report::sample_pairs(&pairs, 4), vec![0, 1, 4, 5]);
+/// ```
+pub fn sample_pairs(pairs: &[Pair], n: usize) -> Vec<usize> {
+    let kind = |similar: bool| -> Vec<usize> {
+        (0..pairs.len())
+            .filter(|&i| pairs[i].similar == similar)
+            .collect()
+    };
+    let (similar, dissimilar) = (kind(true), kind(false));
+    let pick = |of: &[usize], k: usize| -> Vec<usize> {
+        evenly_spaced(of.len(), k)
+            .into_iter()
+            .map(|i| of[i])
+            .collect()
+    };
+    let similar = pick(&similar, n.div_ceil(2));
+    let dissimilar = pick(&dissimilar, n / 2);
+    let mut out = Vec::with_capacity(n);
+    for k in 0..similar.len().max(dissimilar.len()) {
+        out.extend(similar.get(k));
+        out.extend(dissimilar.get(k));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +131,17 @@ mod tests {
         // NaN counts as a mistake (never "below the threshold") and sorts as the farthest.
         assert_eq!(worst_false_negatives(&d, &pairs, 0.5, 10), vec![4, 1, 0]);
         assert_eq!(worst_false_negatives(&d, &pairs, 0.5, 1), vec![4]);
+    }
+
+    #[test]
+    fn pair_sample_alternates_the_kinds_even_when_the_list_does() {
+        // Alternating kinds: spacing 2 over all pairs would show only similar ones.
+        let pairs: Vec<Pair> = (0..24).map(|i| pair(i % 2 == 0)).collect();
+        assert!(evenly_spaced(24, 12).iter().all(|&i| pairs[i].similar));
+        let sample = sample_pairs(&pairs, 6);
+        assert_eq!(sample, vec![0, 1, 8, 9, 16, 17]);
+        let one_kind: Vec<Pair> = (0..3).map(|_| pair(true)).collect();
+        assert_eq!(sample_pairs(&one_kind, 6), vec![0, 1, 2]);
     }
 
     #[test]

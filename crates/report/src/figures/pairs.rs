@@ -10,7 +10,7 @@ use siamese_data::{Dataset, Pair};
 
 use super::{PAIRS, text};
 use crate::canvas::{Canvas, FONT, RIGHT, WRONG, bold, digit};
-use crate::{Result, evenly_spaced, worst_false_negatives, worst_false_positives};
+use crate::{Result, sample_pairs, worst_false_negatives, worst_false_positives};
 
 /// Tiles per row.
 const COLUMNS: usize = 6;
@@ -29,7 +29,7 @@ const LINE_H: i32 = 23;
 /// Which test pairs the picture shows (indices into the test pairs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct PairsShown {
-    /// An even sample of all pairs.
+    /// An even sample, similar and dissimilar pairs in turn.
     pub sample: Vec<usize>,
     /// Dissimilar pairs predicted similar, closest first.
     pub false_positives: Vec<usize>,
@@ -46,12 +46,16 @@ pub(crate) fn pairs(
     dir: &Path,
 ) -> Result<PairsShown> {
     let shown = PairsShown {
-        sample: evenly_spaced(pairs.len(), SAMPLE_ROWS * COLUMNS),
+        sample: sample_pairs(pairs, SAMPLE_ROWS * COLUMNS),
         false_positives: worst_false_positives(distances, pairs, threshold, COLUMNS),
         false_negatives: worst_false_negatives(distances, pairs, threshold, COLUMNS),
     };
     let sections = [
-        ("A sample of the test pairs", &shown.sample, SAMPLE_ROWS),
+        (
+            "A sample of the test pairs: similar and dissimilar in turn",
+            &shown.sample,
+            SAMPLE_ROWS,
+        ),
         (
             "Worst false positives: different digits, yet closest (distance below the threshold)",
             &shown.false_positives,
