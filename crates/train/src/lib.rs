@@ -34,5 +34,6 @@ pub use error::{Result, TrainError};
 pub use eval::{PairScore, best_threshold, embed, pair_distances, score_pairs};
 pub use trainer::{
     EpochMetrics, IMAGE_SHAPE_KEY, NORMALIZER_KEY, Observer, PreparedData, RunInfo, RunOptions,
-    Silent, StepProgress, Summary, files, read_metrics, resolve_threads, train,
+    Silent, StepContext, StepProgress, Stepper, Summary, files, read_metrics, resolve_threads,
+    train,
 };

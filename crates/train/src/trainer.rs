@@ -516,7 +516,7 @@ impl<'c> Run<'c> {
                 }
                 if !self
                     .adam
-                    .step_sum(&mut self.params, &mut stepper.grads[..stepper.active])
+                    .step_sum(&mut self.params, stepper.gradients())
                 {
                     return Err(position("gradient"));
                 }
@@ -651,16 +651,24 @@ impl<'c> Run<'c> {
 }
 
 /// What every shard of a step reads.
-struct StepContext<'a> {
-    tower: &'a Tower,
-    params: &'a [f32],
-    data: &'a Dataset,
-    normalizer: &'a Normalizer,
-    loss: &'a Contrastive,
+#[derive(Clone, Copy, Debug)]
+pub struct StepContext<'a> {
+    /// The tower.
+    pub tower: &'a Tower,
+    /// Its parameters (read-only during forward and backward).
+    pub params: &'a [f32],
+    /// The images the pairs index.
+    pub data: &'a Dataset,
+    /// Pixel normalization.
+    pub normalizer: &'a Normalizer,
+    /// The loss.
+    pub loss: &'a Contrastive,
     /// 1 / pairs in the minibatch: the loss is a mean over the whole minibatch.
-    scale: f32,
-    threshold: f32,
-    sparse: bool,
+    pub scale: f32,
+    /// Decision threshold for the accuracy count.
+    pub threshold: f32,
+    /// Whether the first layer skips zero pixels.
+    pub sparse: bool,
 }
 
 /// One parallel slice of a minibatch with its own buffers, allocated once per run.
@@ -748,8 +756,11 @@ impl Shard {
 
 /// Runs minibatches as fixed-size shards in parallel. Each shard leaves its gradient in its
 /// own buffer; the optimizer sums them in shard order ([`Adam::step_sum`]), so the result is
-/// the same for any number of threads.
-struct Stepper {
+/// the same for any number of threads. All buffers are allocated once, in [`Stepper::new`].
+///
+/// [`train`] drives it; it is public for custom loops and benchmarks:
+/// `stepper.run(&ctx, batch)?` then `adam.step_sum(&mut params, stepper.gradients())`.
+pub struct Stepper {
     shards: Vec<Shard>,
     grads: Vec<Vec<f32>>,
     shard_pairs: usize,
@@ -757,7 +768,8 @@ struct Stepper {
 }
 
 impl Stepper {
-    fn new(tower: &Tower, batch_size: usize, shard_pairs: usize, image_len: usize) -> Self {
+    /// Buffers for minibatches of up to `batch_size` pairs in shards of `shard_pairs`.
+    pub fn new(tower: &Tower, batch_size: usize, shard_pairs: usize, image_len: usize) -> Self {
         let shard_pairs = shard_pairs.min(batch_size);
         let count = batch_size.div_ceil(shard_pairs);
         Self {
@@ -770,8 +782,21 @@ impl Stepper {
         }
     }
 
-    /// Forward and backward of one minibatch; returns its summed loss and correct count.
-    fn run(&mut self, ctx: &StepContext<'_>, batch: &[Pair]) -> Result<(f64, usize)> {
+    /// The shards' gradients of the last [`Stepper::run`], in shard order.
+    pub fn gradients(&mut self) -> &mut [Vec<f32>] {
+        &mut self.grads[..self.active]
+    }
+
+    /// Forward and backward of one minibatch (at most the `batch_size` given to
+    /// [`Stepper::new`]); returns its summed loss and correct count.
+    pub fn run(&mut self, ctx: &StepContext<'_>, batch: &[Pair]) -> Result<(f64, usize)> {
+        if batch.len() > self.shard_pairs * self.shards.len() {
+            return Err(TrainError::Internal(format!(
+                "minibatch of {} pairs, the stepper holds {}",
+                batch.len(),
+                self.shard_pairs * self.shards.len()
+            )));
+        }
         let per_shard = self.shard_pairs;
         self.active = batch.len().div_ceil(per_shard);
         self.shards[..self.active]
