@@ -1,22 +1,11 @@
 //! `siamese embed`, `search`, `eval` and `anomaly` end to end on a small real-data run.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("SIAMESE_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mnist")
-        });
-    assert!(
-        dir.join("train-images-idx3-ubyte.gz").exists()
-            || dir.join("train-images-idx3-ubyte").exists(),
-        "MNIST not found in {}: set SIAMESE_DATA_DIR",
-        dir.display()
-    );
-    dir
-}
+use common::data_dir;
+
+use std::path::Path;
+use std::process::Command;
 
 fn siamese(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_siamese"))

@@ -514,10 +514,7 @@ impl<'c> Run<'c> {
                 if !batch_loss.is_finite() {
                     return Err(position("loss"));
                 }
-                if !self
-                    .adam
-                    .step_sum(&mut self.params, stepper.gradients())
-                {
+                if !self.adam.step_sum(&mut self.params, stepper.gradients()) {
                     return Err(position("gradient"));
                 }
                 loss_sum += batch_loss;
