@@ -167,13 +167,21 @@ impl CsrBatch {
     }
 }
 
-/// Buffers a sparse first layer reuses from step to step: the batch by column, where its
-/// entries cross tile boundaries, and the packed output gradient.
+/// Buffers a layer reuses from step to step for its sparse paths: the batch by column, where
+/// its entries cross tile boundaries, the packed output gradient, and the compacted copies
+/// used when most output units are inactive.
 #[derive(Clone, Debug, Default)]
 pub struct SparseScratch {
     pub(crate) csc: CscScratch,
     pub(crate) bounds: Vec<u32>,
     pub(crate) packed: Vec<f32>,
+    /// Output columns of the layer being backpropagated that are non-zero in some row.
+    pub(crate) live: Vec<u32>,
+    pub(crate) live_flags: Vec<u8>,
+    /// The output gradient, the weights and the weight gradient restricted to `live`.
+    pub(crate) dz_live: Vec<f32>,
+    pub(crate) w_live: Vec<f32>,
+    pub(crate) gw_live: Vec<f32>,
 }
 
 /// Column-major scratch copy of a [`CsrBatch`], for the weight gradient of a sparse layer:

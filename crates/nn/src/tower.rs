@@ -288,7 +288,8 @@ impl Tower {
             if i == 0 {
                 match input {
                     Input::Dense(x) => {
-                        layer.backward(params, x, y, dy, grads, input_grad.take())?;
+                        let dx = input_grad.take();
+                        layer.backward_with(params, x, &mut ws.sparse, y, dy, grads, dx)?;
                     }
                     Input::Sparse(x) => {
                         if input_grad.is_some() {
@@ -308,7 +309,7 @@ impl Tower {
                     layer.backward_sparse(params, x, &mut ws.sparse, y, dy, grads, Some(dx))?;
                 } else {
                     let x = matrix(&ws.activations[i - 1], rows, layer.input());
-                    layer.backward(params, x, y, dy, grads, Some(dx))?;
+                    layer.backward_with(params, x, &mut ws.sparse, y, dy, grads, Some(dx))?;
                 }
                 std::mem::swap(&mut ws.delta, &mut ws.delta_next);
             }

@@ -444,3 +444,72 @@ fn sparse_hidden_layers_match_dense_ones() {
     );
     assert!(dense.1.iter().any(|&g| g != 0.0));
 }
+
+#[test]
+fn backward_through_mostly_inactive_units_matches_finite_differences() {
+    // Second hidden layer: 14 of 16 units get a bias so negative that they never fire, as
+    // most units of a trained tower's second layer; the backward pass then works on the live
+    // columns only. Checked for dense and sparse hidden inputs.
+    for threshold in [0.0, 2.0] {
+        let tower = Tower::new(TowerSpec {
+            input: 6,
+            hidden: vec![8, 16],
+            embedding: 3,
+            final_activation: false,
+        })
+        .unwrap();
+        let mut params = tower.init_params(Init::HeNormal, 41).unwrap();
+        let second = &tower.layers()[1];
+        let b = second.bias_offset();
+        for (k, v) in params[b..b + 16].iter_mut().enumerate() {
+            *v = if k % 8 == 3 { 0.5 } else { -100.0 };
+        }
+        let rows = 4;
+        let x = random((rows, 6), 42);
+        let c = random((rows, 3), 43);
+        let mut ws = tower.workspace(rows);
+        ws.set_sparse_threshold(threshold);
+        let loss = |params: &[f32], x: &Array2<f32>, ws: &mut siamese_nn::Workspace| {
+            let y = tower.forward(params, Input::Dense(x.view()), ws).unwrap();
+            weighted_sum(y, &c)
+        };
+        loss(&params, &x, &mut ws);
+        let mut grads = vec![0.0; tower.num_params()];
+        let mut dx = Array2::zeros((rows, 6));
+        tower
+            .backward(
+                &params,
+                Input::Dense(x.view()),
+                &mut ws,
+                c.view(),
+                &mut grads,
+                Some(dx.view_mut()),
+            )
+            .unwrap();
+        assert!(grads.iter().any(|&g| g != 0.0));
+        for p in 0..params.len() {
+            let keep = params[p];
+            params[p] = keep + H;
+            let up = loss(&params, &x, &mut ws);
+            params[p] = keep - H;
+            let down = loss(&params, &x, &mut ws);
+            params[p] = keep;
+            assert_close(
+                grads[p],
+                (up - down) / (2.0 * H as f64),
+                &format!("param {p}"),
+            );
+        }
+        for i in 0..rows {
+            for j in 0..6 {
+                let mut xp = x.clone();
+                xp[[i, j]] += H;
+                let mut xm = x.clone();
+                xm[[i, j]] -= H;
+                let numeric =
+                    (loss(&params, &xp, &mut ws) - loss(&params, &xm, &mut ws)) / (2.0 * H as f64);
+                assert_close(dx[[i, j]], numeric, &format!("input ({i}, {j})"));
+            }
+        }
+    }
+}
