@@ -128,9 +128,8 @@ impl Dense {
     }
 
     fn weight_view<'a>(&self, weights: &'a [f32]) -> ArrayView2<'a, f32> {
-        // ok: `split` cut exactly input*stride values, stride ≥ output.
         ArrayView2::from_shape((self.input, self.output).strides((self.stride, 1)), weights)
-            .expect("weight slice length")
+            .expect("weight slice length") // ok: `split` cut input*stride values, stride ≥ output
     }
 
     fn check_batch(&self, rows: usize, x_shape: &[usize], y_shape: &[usize]) -> Result<()> {

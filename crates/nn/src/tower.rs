@@ -367,11 +367,11 @@ impl Workspace {
 }
 
 fn matrix(buffer: &[f32], rows: usize, cols: usize) -> ArrayView2<'_, f32> {
-    // ok: workspaces are sized for max_rows × width and rows ≤ max_rows is checked first.
-    ArrayView2::from_shape((rows, cols), &buffer[..rows * cols]).expect("workspace buffer")
+    // Workspaces are sized for max_rows × width, and rows ≤ max_rows is checked first.
+    ArrayView2::from_shape((rows, cols), &buffer[..rows * cols]).expect("workspace buffer") // ok: sized
 }
 
 fn matrix_mut(buffer: &mut [f32], rows: usize, cols: usize) -> ArrayViewMut2<'_, f32> {
-    // ok: as for `matrix`.
-    ArrayViewMut2::from_shape((rows, cols), &mut buffer[..rows * cols]).expect("workspace buffer")
+    // As for `matrix`.
+    ArrayViewMut2::from_shape((rows, cols), &mut buffer[..rows * cols]).expect("workspace buffer") // ok: sized
 }
