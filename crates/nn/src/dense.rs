@@ -223,45 +223,95 @@ impl Dense {
         dx: Option<ArrayViewMut2<'_, f32>>,
     ) -> Result<()> {
         let mut scratch = SparseScratch::default();
-        self.backward_with(params, x, &mut scratch, y, dy, grads, dx)
+        self.backward_with(params, LayerInput::Dense(x), &mut scratch, y, dy, grads, dx)
     }
 
-    /// [`Dense::backward`] with buffers reused between calls.
+    /// [`Dense::backward`] for a dense or sparse input batch, with buffers reused between
+    /// calls. A sparse input (the data, or ReLU activations that are mostly zero) makes the
+    /// weight gradient walk only its non-zeros; the input gradient is a dense product.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn backward_with(
         &self,
         params: &[f32],
-        x: ArrayView2<'_, f32>,
+        x: LayerInput<'_>,
         scratch: &mut SparseScratch,
         y: ArrayView2<'_, f32>,
         mut dy: ArrayViewMut2<'_, f32>,
         grads: &mut [f32],
         dx: Option<ArrayViewMut2<'_, f32>>,
     ) -> Result<()> {
-        self.check_batch(x.nrows(), x.shape(), y.shape())?;
+        let (rows, cols) = x.dim();
+        self.check_batch(rows, &[rows, cols], y.shape())?;
         if dy.shape() != y.shape() {
             return Err(shape_error("output gradient", y.shape(), dy.shape()));
+        }
+        if let Some(dx) = &dx
+            && dx.shape() != [rows, cols]
+        {
+            return Err(shape_error("input gradient", &[rows, cols], dx.shape()));
         }
         self.relu_backward(y, dy.view_mut());
         let dz = dy.view();
         let dz_slice = contiguous(&dz, "output gradient")?;
         if self.few_live_columns(dz_slice, scratch) {
-            return self.backward_live(params, LayerInput::Dense(x), dz_slice, scratch, grads, dx);
+            return self.backward_live(params, x, dz_slice, scratch, grads, dx);
         }
         let (gw, gb) = self.split_mut(grads)?;
-        let mut gw =
-            ArrayViewMut2::from_shape((self.input, self.output).strides((self.stride, 1)), gw)
-                .expect("gradient slice length"); // ok: `split_mut` cut exactly input*stride values.
-        general_mat_mul(1.0, &x.t(), &dz, 1.0, &mut gw);
+        match x {
+            LayerInput::Dense(x) => {
+                let mut gw = ArrayViewMut2::from_shape(
+                    (self.input, self.output).strides((self.stride, 1)),
+                    gw,
+                )
+                .expect("gradient slice length"); // ok: `split_mut` cut input*stride values
+                general_mat_mul(1.0, &x.t(), &dz, 1.0, &mut gw);
+            }
+            LayerInput::Sparse(x) => self.sparse_weight_gradient(x, dz_slice, scratch, gw),
+        }
         kernels::accumulate_column_sums(dz_slice, gb);
         if let Some(mut dx) = dx {
-            if dx.shape() != x.shape() {
-                return Err(shape_error("input gradient", x.shape(), dx.shape()));
-            }
             let (w, _) = self.split(params, "parameter")?;
             general_mat_mul(1.0, &dz, &self.weight_view(w).t(), 0.0, &mut dx);
         }
         Ok(())
+    }
+
+    /// `gw += xᵀ·dz` for a sparse `x`, walking its non-zeros column by column.
+    fn sparse_weight_gradient(
+        &self,
+        x: &CsrBatch,
+        dz: &[f32],
+        scratch: &mut SparseScratch,
+        gw: &mut [f32],
+    ) {
+        let csc = &mut scratch.csc;
+        csc.build(x);
+        let out = self.output;
+        if kernels::tiled_width(out) {
+            let rows = x.rows();
+            let blocks = out / kernels::BLOCK;
+            kernels::pack_strips(dz, rows, blocks, &mut scratch.packed);
+            kernels::tile_bounds(
+                csc.compressed(),
+                rows.div_ceil(kernels::TILE_ROWS),
+                &mut scratch.bounds,
+            );
+            let strips = kernels::Strips {
+                data: &scratch.packed,
+                row_stride: kernels::BLOCK,
+                block_stride: rows * kernels::BLOCK,
+            };
+            kernels::sparse_times_dense_tiled(
+                csc.compressed(),
+                &scratch.bounds,
+                strips,
+                gw,
+                self.stride,
+                blocks,
+            );
+        } else {
+            kernels::sparse_transpose_times_matrix(csc.compressed(), dz, gw, self.stride, out);
+        }
     }
 
     /// Finds the output columns of `dz` that are non-zero in some row (into
@@ -347,9 +397,6 @@ impl Dense {
             }
         }
         if let Some(mut dx) = dx {
-            if dx.shape() != [rows, input] {
-                return Err(shape_error("input gradient", &[rows, input], dx.shape()));
-            }
             let (w, _) = self.split(params, "parameter")?;
             let w_live = &mut scratch.w_live;
             w_live.clear();
@@ -364,74 +411,6 @@ impl Dense {
         Ok(())
     }
 
-    /// [`Dense::backward`] for a sparse input batch (the data, or ReLU activations that are
-    /// mostly zero): the weight gradient walks only the non-zero inputs; the input gradient,
-    /// when asked, is a dense product.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn backward_sparse(
-        &self,
-        params: &[f32],
-        x: &CsrBatch,
-        scratch: &mut SparseScratch,
-        y: ArrayView2<'_, f32>,
-        mut dy: ArrayViewMut2<'_, f32>,
-        grads: &mut [f32],
-        dx: Option<ArrayViewMut2<'_, f32>>,
-    ) -> Result<()> {
-        self.check_batch(x.rows(), &[x.rows(), x.cols()], y.shape())?;
-        if dy.shape() != y.shape() {
-            return Err(shape_error("output gradient", y.shape(), dy.shape()));
-        }
-        self.relu_backward(y, dy.view_mut());
-        let dy = dy.view();
-        let dz = contiguous(&dy, "sparse layer output gradient")?;
-        if self.few_live_columns(dz, scratch) {
-            return self.backward_live(params, LayerInput::Sparse(x), dz, scratch, grads, dx);
-        }
-        let (gw, gb) = self.split_mut(grads)?;
-        let csc = &mut scratch.csc;
-        csc.build(x);
-        let out = self.output;
-        if kernels::tiled_width(out) {
-            let rows = x.rows();
-            let blocks = out / kernels::BLOCK;
-            kernels::pack_strips(dz, rows, blocks, &mut scratch.packed);
-            kernels::tile_bounds(
-                csc.compressed(),
-                rows.div_ceil(kernels::TILE_ROWS),
-                &mut scratch.bounds,
-            );
-            let strips = kernels::Strips {
-                data: &scratch.packed,
-                row_stride: kernels::BLOCK,
-                block_stride: rows * kernels::BLOCK,
-            };
-            kernels::sparse_times_dense_tiled(
-                csc.compressed(),
-                &scratch.bounds,
-                strips,
-                gw,
-                self.stride,
-                blocks,
-            );
-        } else {
-            kernels::sparse_transpose_times_matrix(csc.compressed(), dz, gw, self.stride, out);
-        }
-        kernels::accumulate_column_sums(dz, gb);
-        if let Some(mut dx) = dx {
-            if dx.shape() != [x.rows(), x.cols()] {
-                return Err(shape_error(
-                    "input gradient",
-                    &[x.rows(), x.cols()],
-                    dx.shape(),
-                ));
-            }
-            let (w, _) = self.split(params, "parameter")?;
-            general_mat_mul(1.0, &dy, &self.weight_view(w).t(), 0.0, &mut dx);
-        }
-        Ok(())
-    }
-
     fn relu_backward(&self, y: ArrayView2<'_, f32>, dy: ArrayViewMut2<'_, f32>) {
         if self.relu {
             Relu::backward(y, dy);
@@ -441,9 +420,18 @@ impl Dense {
 
 /// A layer's input batch, dense or as its non-zeros.
 #[derive(Clone, Copy)]
-enum LayerInput<'a> {
+pub(crate) enum LayerInput<'a> {
     Dense(ArrayView2<'a, f32>),
     Sparse(&'a CsrBatch),
+}
+
+impl LayerInput<'_> {
+    fn dim(&self) -> (usize, usize) {
+        match self {
+            LayerInput::Dense(x) => x.dim(),
+            LayerInput::Sparse(x) => (x.rows(), x.cols()),
+        }
+    }
 }
 
 /// The rectifier `max(x, 0)`, as a separate layer; [`Dense`] fuses it into its own passes.

@@ -4,6 +4,7 @@ use ndarray_rand::rand::SeedableRng;
 use ndarray_rand::rand_distr::{Normal, Uniform};
 use rand_chacha::ChaCha8Rng;
 
+use crate::dense::LayerInput;
 use crate::error::shape_error;
 use crate::sparse::{CsrBatch, SparseScratch};
 use crate::{Dense, Init, NnError, Result, TowerSpec};
@@ -289,6 +290,7 @@ impl Tower {
                 match input {
                     Input::Dense(x) => {
                         let dx = input_grad.take();
+                        let x = LayerInput::Dense(x);
                         layer.backward_with(params, x, &mut ws.sparse, y, dy, grads, dx)?;
                     }
                     Input::Sparse(x) => {
@@ -299,18 +301,18 @@ impl Tower {
                                 found: "a sparse input".into(),
                             });
                         }
-                        layer.backward_sparse(params, x, &mut ws.sparse, y, dy, grads, None)?;
+                        let x = LayerInput::Sparse(x);
+                        layer.backward_with(params, x, &mut ws.sparse, y, dy, grads, None)?;
                     }
                 }
             } else {
                 let dx = matrix_mut(&mut ws.delta_next, rows, layer.input());
-                if ws.hidden_sparse[i] {
-                    let x = &ws.hidden_inputs[i];
-                    layer.backward_sparse(params, x, &mut ws.sparse, y, dy, grads, Some(dx))?;
+                let x = if ws.hidden_sparse[i] {
+                    LayerInput::Sparse(&ws.hidden_inputs[i])
                 } else {
-                    let x = matrix(&ws.activations[i - 1], rows, layer.input());
-                    layer.backward_with(params, x, &mut ws.sparse, y, dy, grads, Some(dx))?;
-                }
+                    LayerInput::Dense(matrix(&ws.activations[i - 1], rows, layer.input()))
+                };
+                layer.backward_with(params, x, &mut ws.sparse, y, dy, grads, Some(dx))?;
                 std::mem::swap(&mut ws.delta, &mut ws.delta_next);
             }
         }

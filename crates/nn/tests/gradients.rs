@@ -164,7 +164,6 @@ fn tower_backward_matches_finite_differences() {
     // Threshold 0: hidden layers always dense; 2: always sparse (skipping zero activations).
     for (final_activation, threshold) in [(false, 0.0), (true, 0.0), (false, 2.0), (true, 2.0)] {
         let tower = small_tower(final_activation);
-        let rows = 5;
         let mut params = tower.init_params(Init::HeNormal, 11).unwrap();
         // Non-zero biases, so that the bias gradients and ReLU masks are exercised.
         for layer in tower.layers() {
@@ -173,52 +172,64 @@ fn tower_backward_matches_finite_differences() {
                 *v = 0.1 * (k as f32 - 1.5);
             }
         }
-        let x = random((rows, 7), 12);
-        let c = random((rows, 4), 13);
-        let mut ws = tower.workspace(rows);
-        ws.set_sparse_threshold(threshold);
-        let loss = |params: &[f32], x: &Array2<f32>, ws: &mut siamese_nn::Workspace| {
-            let y = tower.forward(params, Input::Dense(x.view()), ws).unwrap();
-            weighted_sum(y, &c)
-        };
+        check_tower_gradients(&tower, params, 5, threshold, 12);
+    }
+}
 
-        loss(&params, &x, &mut ws);
-        let mut grads = vec![0.0; tower.num_params()];
-        let mut dx = Array2::zeros((rows, 7));
-        tower
-            .backward(
-                &params,
-                Input::Dense(x.view()),
-                &mut ws,
-                c.view(),
-                &mut grads,
-                Some(dx.view_mut()),
-            )
-            .unwrap();
-
-        for p in 0..params.len() {
-            let keep = params[p];
-            params[p] = keep + H;
-            let up = loss(&params, &x, &mut ws);
-            params[p] = keep - H;
-            let down = loss(&params, &x, &mut ws);
-            params[p] = keep;
-            assert_close(
-                grads[p],
-                (up - down) / (2.0 * H as f64),
-                &format!("param {p}"),
-            );
-        }
-        for i in 0..rows {
-            for j in 0..7 {
-                let mut xp = x.clone();
-                xp[[i, j]] += H;
-                let mut xm = x.clone();
-                xm[[i, j]] -= H;
-                let numeric =
-                    (loss(&params, &xp, &mut ws) - loss(&params, &xm, &mut ws)) / (2.0 * H as f64);
-                assert_close(dx[[i, j]], numeric, &format!("input ({i}, {j})"));
-            }
+/// Compares every parameter's and input's analytic gradient with central differences, for a
+/// batch of `rows` random inputs and hidden-layer sparsity threshold `threshold`.
+fn check_tower_gradients(
+    tower: &Tower,
+    mut params: Vec<f32>,
+    rows: usize,
+    threshold: f64,
+    seed: u64,
+) {
+    let (input, embedding) = (tower.spec().input, tower.spec().embedding);
+    let x = random((rows, input), seed);
+    let c = random((rows, embedding), seed + 1);
+    let mut ws = tower.workspace(rows);
+    ws.set_sparse_threshold(threshold);
+    let loss = |params: &[f32], x: &Array2<f32>, ws: &mut siamese_nn::Workspace| {
+        let y = tower.forward(params, Input::Dense(x.view()), ws).unwrap();
+        weighted_sum(y, &c)
+    };
+    loss(&params, &x, &mut ws);
+    let mut grads = vec![0.0; tower.num_params()];
+    let mut dx = Array2::zeros((rows, input));
+    tower
+        .backward(
+            &params,
+            Input::Dense(x.view()),
+            &mut ws,
+            c.view(),
+            &mut grads,
+            Some(dx.view_mut()),
+        )
+        .unwrap();
+    assert!(grads.iter().any(|&g| g != 0.0));
+    for p in 0..params.len() {
+        let keep = params[p];
+        params[p] = keep + H;
+        let up = loss(&params, &x, &mut ws);
+        params[p] = keep - H;
+        let down = loss(&params, &x, &mut ws);
+        params[p] = keep;
+        assert_close(
+            grads[p],
+            (up - down) / (2.0 * H as f64),
+            &format!("param {p}"),
+        );
+    }
+    for i in 0..rows {
+        for j in 0..input {
+            let mut xp = x.clone();
+            xp[[i, j]] += H;
+            let mut xm = x.clone();
+            xm[[i, j]] -= H;
+            let numeric =
+                (loss(&params, &xp, &mut ws) - loss(&params, &xm, &mut ws)) / (2.0 * H as f64);
+            assert_close(dx[[i, j]], numeric, &format!("input ({i}, {j})"));
         }
     }
 }
@@ -459,57 +470,10 @@ fn backward_through_mostly_inactive_units_matches_finite_differences() {
         })
         .unwrap();
         let mut params = tower.init_params(Init::HeNormal, 41).unwrap();
-        let second = &tower.layers()[1];
-        let b = second.bias_offset();
+        let b = tower.layers()[1].bias_offset();
         for (k, v) in params[b..b + 16].iter_mut().enumerate() {
             *v = if k % 8 == 3 { 0.5 } else { -100.0 };
         }
-        let rows = 4;
-        let x = random((rows, 6), 42);
-        let c = random((rows, 3), 43);
-        let mut ws = tower.workspace(rows);
-        ws.set_sparse_threshold(threshold);
-        let loss = |params: &[f32], x: &Array2<f32>, ws: &mut siamese_nn::Workspace| {
-            let y = tower.forward(params, Input::Dense(x.view()), ws).unwrap();
-            weighted_sum(y, &c)
-        };
-        loss(&params, &x, &mut ws);
-        let mut grads = vec![0.0; tower.num_params()];
-        let mut dx = Array2::zeros((rows, 6));
-        tower
-            .backward(
-                &params,
-                Input::Dense(x.view()),
-                &mut ws,
-                c.view(),
-                &mut grads,
-                Some(dx.view_mut()),
-            )
-            .unwrap();
-        assert!(grads.iter().any(|&g| g != 0.0));
-        for p in 0..params.len() {
-            let keep = params[p];
-            params[p] = keep + H;
-            let up = loss(&params, &x, &mut ws);
-            params[p] = keep - H;
-            let down = loss(&params, &x, &mut ws);
-            params[p] = keep;
-            assert_close(
-                grads[p],
-                (up - down) / (2.0 * H as f64),
-                &format!("param {p}"),
-            );
-        }
-        for i in 0..rows {
-            for j in 0..6 {
-                let mut xp = x.clone();
-                xp[[i, j]] += H;
-                let mut xm = x.clone();
-                xm[[i, j]] -= H;
-                let numeric =
-                    (loss(&params, &xp, &mut ws) - loss(&params, &xm, &mut ws)) / (2.0 * H as f64);
-                assert_close(dx[[i, j]], numeric, &format!("input ({i}, {j})"));
-            }
-        }
+        check_tower_gradients(&tower, params, 4, threshold, 42);
     }
 }
