@@ -116,21 +116,21 @@ pub fn load_tower(path: &Path) -> Result<SavedTower> {
     let tensors = SafeTensors::deserialize(&bytes).map_err(|e| format_error(path, e))?;
     let mut params = vec![0.0f32; tower.num_params()];
     for (i, layer) in tower.layers().iter().enumerate() {
-        let kernel = read_tensor(
+        let kernel = read_f32_tensor(
             path,
             &tensors,
             &format!("dense_{i}.kernel"),
-            &[layer.input(), layer.output()],
+            Some(&[layer.input(), layer.output()]),
         )?;
         for (r, row) in kernel.chunks_exact(layer.output()).enumerate() {
             let start = layer.offset() + r * layer.stride();
             params[start..start + layer.output()].copy_from_slice(row);
         }
-        let bias = read_tensor(
+        let bias = read_f32_tensor(
             path,
             &tensors,
             &format!("dense_{i}.bias"),
-            &[layer.output()],
+            Some(&[layer.output()]),
         )?;
         let start = layer.bias_offset();
         params[start..start + layer.output()].copy_from_slice(&bias);
@@ -142,21 +142,28 @@ pub fn load_tower(path: &Path) -> Result<SavedTower> {
     })
 }
 
-fn read_tensor(
+/// Reads the `f32` tensor `name` of a safetensors file (`path` names it in errors), checking
+/// its shape when `shape` is given and that it is one-dimensional otherwise.
+pub fn read_f32_tensor(
     path: &Path,
     tensors: &SafeTensors<'_>,
     name: &str,
-    shape: &[usize],
+    shape: Option<&[usize]>,
 ) -> Result<Vec<f32>> {
     let view = tensors.tensor(name).map_err(|e| NnError::Format {
         path: path.to_owned(),
         message: format!("tensor `{name}`: {e}"),
     })?;
-    if view.dtype() != Dtype::F32 || view.shape() != shape {
+    let shape_ok = match shape {
+        Some(shape) => view.shape() == shape,
+        None => view.shape().len() == 1,
+    };
+    if view.dtype() != Dtype::F32 || !shape_ok {
+        let expected = shape.map_or_else(|| "[_]".to_owned(), |s| format!("{s:?}"));
         return Err(NnError::Format {
             path: path.to_owned(),
             message: format!(
-                "tensor `{name}`: expected F32 {shape:?}, found {:?} {:?}",
+                "tensor `{name}`: expected F32 {expected}, found {:?} {:?}",
                 view.dtype(),
                 view.shape()
             ),

@@ -93,23 +93,7 @@ impl Checkpoint {
         let scalars: AdamScalars =
             serde_json::from_str(&get("adam")?).map_err(|e| bad(format!("adam: {e}")))?;
         let tensors = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
-        let read = |name: &str| -> Result<Vec<f32>> {
-            let view = tensors
-                .tensor(name)
-                .map_err(|e| bad(format!("tensor `{name}`: {e}")))?;
-            if view.dtype() != Dtype::F32 || view.shape().len() != 1 {
-                return Err(bad(format!(
-                    "tensor `{name}`: expected a flat F32 tensor, found {:?} {:?}",
-                    view.dtype(),
-                    view.shape()
-                )));
-            }
-            Ok(view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect())
-        };
+        let read = |name: &str| siamese_nn::read_f32_tensor(path, &tensors, name, None);
         let params = read("params")?;
         let (m, v) = (read("adam.m")?, read("adam.v")?);
         if m.len() != params.len() || v.len() != params.len() {
