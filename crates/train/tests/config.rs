@@ -4,9 +4,17 @@ use std::path::Path;
 
 use siamese_train::{Config, Overrides, TrainError};
 
+fn config_text(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../configs")
+            .join(name),
+    )
+    .unwrap()
+}
+
 fn base_text() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/base.ron"))
-        .unwrap()
+    config_text("base.ron")
 }
 
 #[test]
@@ -28,21 +36,36 @@ fn every_shipped_config_parses() {
 }
 
 #[test]
-fn base_config_is_the_tutorials_experiment() {
-    let config = Config::from_ron_str(&base_text(), "base.ron").unwrap();
-    assert_eq!(config.model.hidden, vec![512, 256]);
-    assert_eq!(config.model.embedding, 128);
-    assert!(!config.model.final_activation);
-    assert_eq!(config.loss.margin, 1.0);
-    assert_eq!(config.optimizer.lr, 1e-3);
-    assert_eq!(config.training.batch_size, 128);
-    assert_eq!(config.training.epochs, 5);
-    assert_eq!(config.training.pairs, siamese_train::PairRecipe::Classic);
+fn tutorial_config_is_the_tutorials_experiment_and_base_differs_only_in_pairs_and_margin() {
+    let tutorial = Config::from_ron_str(&config_text("tutorial.ron"), "tutorial.ron").unwrap();
+    assert_eq!(tutorial.model.hidden, vec![512, 256]);
+    assert_eq!(tutorial.model.embedding, 128);
+    assert!(!tutorial.model.final_activation);
+    assert_eq!(tutorial.loss.margin, 1.0);
+    assert_eq!(tutorial.optimizer.lr, 1e-3);
+    assert_eq!(tutorial.training.batch_size, 128);
+    assert_eq!(tutorial.training.epochs, 5);
+    assert_eq!(tutorial.training.pairs, siamese_train::PairRecipe::Classic);
+    assert!(matches!(
+        tutorial.data.validation,
+        siamese_train::Validation::Holdout { .. }
+    ));
+
+    let base = Config::from_ron_str(&base_text(), "base.ron").unwrap();
+    let mut expected = tutorial.clone();
+    expected.loss.margin = 3.0;
+    expected.training.pairs = siamese_train::PairRecipe::Random {
+        count: 108_400,
+        positive_fraction: 0.5,
+        fresh_each_epoch: true,
+    };
+    expected.output.dir = base.output.dir.clone();
+    assert_eq!(base, expected);
 }
 
 #[test]
 fn unknown_field_names_file_position_and_field() {
-    let text = base_text().replace("margin: 1.0,", "margin: 1.0,\n        margn: 2.0,");
+    let text = base_text().replace("margin: 3.0,", "margin: 3.0,\n        margn: 2.0,");
     let err = Config::from_ron_str(&text, "configs/typo.ron").unwrap_err();
     let TrainError::ConfigSyntax { line, column, .. } = &err else {
         panic!("{err:?}")
@@ -75,7 +98,7 @@ fn wrong_type_names_position_and_expectation() {
 fn invalid_values_name_the_field_and_value() {
     let cases = [
         ("lr: 0.001,", "lr: -0.5,", "optimizer.lr", "-0.5"),
-        ("margin: 1.0,", "margin: 0.0,", "loss.margin", "0.0"),
+        ("margin: 3.0,", "margin: 0.0,", "loss.margin", "0.0"),
         (
             "hidden: [512, 256],",
             "hidden: [512, 0],",
