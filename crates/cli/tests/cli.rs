@@ -2,23 +2,9 @@
 
 mod common;
 
-use common::data_dir;
+use common::{data_dir, siamese, siamese_ok};
 
 use std::path::Path;
-use std::process::Command;
-
-fn siamese(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_siamese"))
-        .args(args)
-        .env_remove("SIAMESE_DATA_DIR")
-        .output()
-        .expect("run siamese");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn train_then_eval_a_smoke_run() {
@@ -62,8 +48,7 @@ fn train_then_eval_a_smoke_run() {
 #[test]
 fn data_summarizes_a_directory() {
     let data = data_dir();
-    let (ok, stdout, stderr) = siamese(&["data", "--offline", "--data", data.to_str().unwrap()]);
-    assert!(ok, "{stderr}");
+    let stdout = siamese_ok(&["data", "--offline", "--data", data.to_str().unwrap()]);
     assert!(stdout.contains("60000 images of [28, 28]"), "{stdout}");
     assert!(
         stdout.contains("5923 6742 5958 6131 5842 5421 5918 6265 5851 5949"),

@@ -2,22 +2,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
+use common::siamese_ok;
 
-fn siamese(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_siamese"))
-        .args(args)
-        .env_remove("SIAMESE_DATA_DIR")
-        .output()
-        .expect("run siamese");
-    assert!(
-        out.status.success(),
-        "siamese {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use std::path::Path;
 
 #[test]
 fn report_draws_every_picture_of_a_smoke_run() {
@@ -27,7 +14,7 @@ fn report_draws_every_picture_of_a_smoke_run() {
     let data = data.to_str().unwrap();
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.ron");
     let config = config.to_str().unwrap();
-    siamese(&[
+    siamese_ok(&[
         "train",
         config,
         "--epochs",
@@ -39,7 +26,7 @@ fn report_draws_every_picture_of_a_smoke_run() {
         "--offline",
     ]);
 
-    let stdout = siamese(&["report", run_dir, "--data", data]);
+    let stdout = siamese_ok(&["report", run_dir, "--data", data]);
     for figure in siamese_report::FIGURES {
         let path = run.path().join(figure.file);
         assert!(stdout.contains(figure.file), "{stdout}");
@@ -84,7 +71,7 @@ fn report_draws_every_picture_of_a_smoke_run() {
         r#"{"roc_auc": 0.987654, "map_at_r": 0.9, "raw_map_at_r": 0.3, "knn": {"k": 5}}"#,
     )
     .unwrap();
-    siamese(&["report", run_dir, "--data", data]);
+    siamese_ok(&["report", run_dir, "--data", data]);
     let report = std::fs::read_to_string(run.path().join(siamese_report::REPORT_MD)).unwrap();
     assert!(report.contains("| roc_auc | 0.9877 |  |"), "{report}");
     assert!(

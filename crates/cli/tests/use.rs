@@ -2,25 +2,9 @@
 
 mod common;
 
-use common::data_dir;
+use common::{data_dir, siamese_ok};
 
 use std::path::Path;
-use std::process::Command;
-
-fn siamese(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_siamese"))
-        .args(args)
-        .env_remove("SIAMESE_DATA_DIR")
-        .output()
-        .expect("run siamese");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "siamese {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 fn json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -53,7 +37,7 @@ fn embed_search_eval_and_anomaly_on_a_smoke_run() {
     assert!(config.contains("exclude_classes: [9]"));
     let config_path = run.path().join("smoke-novelty.ron");
     std::fs::write(&config_path, config).unwrap();
-    siamese(&[
+    siamese_ok(&[
         "train",
         config_path.to_str().unwrap(),
         "--data",
@@ -67,7 +51,7 @@ fn embed_search_eval_and_anomaly_on_a_smoke_run() {
 
     // embed: .npy and Projector files with one row per test image.
     let out = run.path().join("emb");
-    let stdout = siamese(&[
+    let stdout = siamese_ok(&[
         "embed",
         run_dir,
         "--split",
@@ -93,7 +77,7 @@ fn embed_search_eval_and_anomaly_on_a_smoke_run() {
     assert_eq!(meta.lines().count(), 1001);
 
     // search: builds and saves the index, a table and JSON; the second time loads it.
-    let stdout = siamese(&[
+    let stdout = siamese_ok(&[
         "search", run_dir, "--query", "0..20", "-k", "4", "--data", data,
     ]);
     assert!(stdout.contains("query 0 (label 7)"), "{stdout}");
@@ -109,11 +93,11 @@ fn embed_search_eval_and_anomaly_on_a_smoke_run() {
         .map(|n| n["distance"].as_f64().unwrap())
         .collect();
     assert!(d.windows(2).all(|w| w[0] <= w[1]), "{d:?}");
-    let again = siamese(&["search", run_dir, "--query", "5", "--data", data]);
+    let again = siamese_ok(&["search", run_dir, "--query", "5", "--data", data]);
     assert!(again.contains("query 5"), "{again}");
 
     // eval: every figure in range, raw pixels beside the learned ones.
-    let stdout = siamese(&["eval", run_dir, "--data", data]);
+    let stdout = siamese_ok(&["eval", run_dir, "--data", data]);
     assert!(stdout.contains("MAP@R"), "{stdout}");
     let eval = json(&run.path().join("eval.json"));
     for key in [
@@ -141,7 +125,7 @@ fn embed_search_eval_and_anomaly_on_a_smoke_run() {
     assert!(in_unit(&eval, "precision_at_1") > 0.1);
 
     // anomaly: the held-out class from the run's config, AUROCs learned and raw.
-    let stdout = siamese(&["anomaly", run_dir, "-k", "3", "--data", data]);
+    let stdout = siamese_ok(&["anomaly", run_dir, "-k", "3", "--data", data]);
     assert!(stdout.contains("9 (held out)"), "{stdout}");
     let anomaly = json(&run.path().join("anomaly.json"));
     assert_eq!(anomaly["held_out_classes"], serde_json::json!([9]));
