@@ -34,6 +34,7 @@ fn matrixmultiply(a: &Array2<f32>, b: &Array2<f32>, c: &mut Array2<f32>) {
     general_mat_mul(1.0, a, b, 0.0, c);
 }
 
+#[allow(unsafe_code)] // the gemm crate has only a raw-pointer API
 fn gemm_crate(a: &Array2<f32>, b: &Array2<f32>, c: &mut Array2<f32>) {
     let (m, k) = a.dim();
     let n = b.ncols();

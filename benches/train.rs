@@ -11,7 +11,7 @@ use siamese_benches::{mnist, random_matrix};
 use siamese_data::{Normalizer, classic_pairs};
 use siamese_loss::Contrastive;
 use siamese_nn::{Init, Tower, TowerSpec};
-use siamese_train::{Adam, OptimizerConfig, StepContext, Stepper};
+use siamese_train::{Adam, FirstLayer, OptimizerConfig, StepContext, Stepper, TrainedModel};
 
 const PAIRS: usize = 128;
 
@@ -127,18 +127,16 @@ fn bench_embed(c: &mut Criterion) {
     let batch = test.subset(&(0..1024).collect::<Vec<_>>());
     let tower = tower();
     let params = tower.init_params(Init::GlorotUniform, 1).unwrap();
-    let normalizer = Normalizer::unit_range();
+    let model = TrainedModel::new(tower, params, Normalizer::unit_range())
+        .unwrap()
+        .with_first_layer(FirstLayer::Sparse);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .unwrap();
     g.throughput(Throughput::Elements(batch.len() as u64));
     g.bench_function("1024_images_2_threads", |b| {
-        b.iter(|| {
-            pool.install(|| {
-                siamese_train::embed(&tower, &params, &normalizer, black_box(&batch), true).unwrap()
-            })
-        });
+        b.iter(|| pool.install(|| model.embed(black_box(&batch)).unwrap()));
     });
     g.finish();
 }

@@ -2,7 +2,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use siamese_eval::{AnomalyOptions, detect_anomalies, files};
+use siamese_eval::{AnomalyOptions, detect_anomalies};
+
+use crate::eval::OpenRun;
 
 #[derive(Debug, Args)]
 pub(crate) struct AnomalyArgs {
@@ -23,15 +25,15 @@ pub(crate) struct AnomalyArgs {
 }
 
 pub(crate) fn run(args: AnomalyArgs) -> Result<()> {
-    let (config, embedder) = crate::eval::open_run(&args.run_dir, args.data)?;
+    let run = OpenRun::open(&args.run_dir, args.data)?;
     let options = AnomalyOptions {
         k: args.k,
         classes: args.classes,
         raw_baseline: !args.no_raw,
     };
-    let report = detect_anomalies(&embedder, &config, &options)?;
-    let out = args.run_dir.join(files::ANOMALY);
-    crate::eval::write_json(&out, &report)?;
+    let report = detect_anomalies(&run.model, &run.config, &options)?;
+    run.dir.write_anomaly(&report)?;
+    let out = run.dir.anomaly_path();
 
     println!("run                  {}", args.run_dir.display());
     println!("held-out classes     {:?}", report.held_out_classes);

@@ -17,7 +17,8 @@ pub(crate) struct DataArgs {
 }
 
 pub(crate) fn run(args: DataArgs) -> Result<()> {
-    let dir = crate::resolve_data_dir(args.data, PathBuf::from(siamese_data::DEFAULT_DATA_DIR));
+    let dir =
+        siamese_data::resolve_data_dir(args.data, PathBuf::from(siamese_data::DEFAULT_DATA_DIR));
     if !args.offline {
         ensure_data(&dir)?;
     }

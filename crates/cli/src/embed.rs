@@ -3,7 +3,9 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
-use siamese_eval::{Split, export_embeddings, files, load_split};
+use siamese_eval::{Split, export_embeddings, load_split};
+
+use crate::eval::OpenRun;
 
 #[derive(Debug, Args)]
 pub(crate) struct EmbedArgs {
@@ -22,20 +24,18 @@ pub(crate) struct EmbedArgs {
 }
 
 pub(crate) fn run(args: EmbedArgs) -> Result<()> {
-    let (config, embedder) = crate::eval::open_run(&args.run_dir, args.data)?;
-    let data = load_split(&config, args.split)?;
+    let run = OpenRun::open(&args.run_dir, args.data)?;
+    let data = load_split(&run.config, args.split)?;
     let start = Instant::now();
-    let embeddings = embedder.embed(&data)?;
+    let embeddings = run.model.embed(&data)?;
     let seconds = start.elapsed().as_secs_f64();
-    let out = args
-        .out
-        .unwrap_or_else(|| args.run_dir.join(files::EMBEDDINGS_DIR));
+    let out = args.out.unwrap_or_else(|| run.dir.embeddings_dir());
     let written = export_embeddings(&out, args.split.name(), &embeddings, data.labels())?;
     println!(
         "embedded {} {} images into {} dimensions in {seconds:.2} s",
         data.len(),
         args.split,
-        embedder.dim()
+        run.model.dim()
     );
     for path in [
         &written.embeddings_npy,

@@ -2,8 +2,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use siamese_eval::{Embedder, EvalOptions, EvalReport, evaluate};
-use siamese_train::{Config, files};
+use siamese_eval::{EvalOptions, evaluate};
+use siamese_train::{Config, EvalReport, RunDir, TrainedModel};
 
 #[derive(Debug, Args)]
 pub(crate) struct EvalArgs {
@@ -17,35 +17,34 @@ pub(crate) struct EvalArgs {
     no_raw: bool,
 }
 
-/// The run's resolved config (data directory from the flag, the environment or the config)
-/// and its trained tower.
-pub(crate) fn open_run(run_dir: &Path, data: Option<PathBuf>) -> Result<(Config, Embedder)> {
-    let config_path = run_dir.join(files::CONFIG);
-    let mut config = Config::load(&config_path)?;
-    config.data.dir = crate::resolve_data_dir(data, config.data.dir.clone());
-    let embedder = Embedder::from_run_dir(run_dir)
-        .with_context(|| format!("loading the trained tower of {}", run_dir.display()))?;
-    Ok((config, embedder))
+/// A finished run opened for use: the run directory, its config with the data directory
+/// resolved (`--data`, `SIAMESE_DATA_DIR`, the config) and its trained model.
+pub(crate) struct OpenRun {
+    pub(crate) dir: RunDir,
+    pub(crate) config: Config,
+    pub(crate) model: TrainedModel,
 }
 
-/// Writes `value` as pretty JSON into `path`, atomically.
-pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
-    let mut json = serde_json::to_string_pretty(value)?;
-    json.push('\n');
-    siamese_nn::write_atomically(path, json.as_bytes())?;
-    Ok(())
+impl OpenRun {
+    pub(crate) fn open(run_dir: &Path, data: Option<PathBuf>) -> Result<Self> {
+        let dir = RunDir::new(run_dir);
+        let config = dir.read_config_with_data(data)?;
+        let model = dir
+            .read_model()
+            .with_context(|| format!("loading the trained tower of {}", run_dir.display()))?;
+        Ok(Self { dir, config, model })
+    }
 }
 
 pub(crate) fn run(args: EvalArgs) -> Result<()> {
-    let (config, embedder) = open_run(&args.run_dir, args.data)?;
+    let run = OpenRun::open(&args.run_dir, args.data)?;
     let options = EvalOptions {
         raw_baseline: !args.no_raw,
     };
-    let report = evaluate(&embedder, &config, &options)?;
-    let out = args.run_dir.join(siamese_eval::files::EVAL);
-    write_json(&out, &report)?;
+    let report = evaluate(&run.model, &run.config, &options)?;
+    run.dir.write_eval(&report)?;
     print_report(&args.run_dir, &report);
-    println!("written              {}", out.display());
+    println!("written              {}", run.dir.eval_path().display());
     Ok(())
 }
 

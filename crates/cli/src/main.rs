@@ -12,7 +12,6 @@ mod report;
 mod search;
 mod train;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -49,12 +48,6 @@ enum Command {
     /// Pictures of a trained run: pairs.png, embedding-map.png, curves.png, distances.png,
     /// neighbours.png and report.md, written into the run directory.
     Report(report::ReportArgs),
-}
-
-/// Where the data lives: `--data`, else `SIAMESE_DATA_DIR`, else the config's (or default).
-pub(crate) fn resolve_data_dir(flag: Option<PathBuf>, fallback: PathBuf) -> PathBuf {
-    flag.or_else(siamese_data::data_dir_from_env)
-        .unwrap_or(fallback)
 }
 
 fn main() -> ExitCode {

@@ -2,7 +2,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use siamese_report::{Run, write_report};
+use siamese_report::{ReportInputs, write_report};
+use siamese_train::RunDir;
 
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
@@ -14,11 +15,9 @@ pub(crate) struct ReportArgs {
 }
 
 pub(crate) fn run(args: ReportArgs) -> Result<()> {
-    // The run's config is read by `Run::load`; only an explicit choice overrides its data dir.
-    let data = args.data.or_else(siamese_data::data_dir_from_env);
-    let run = Run::load(&args.run_dir, data.as_deref())
+    let inputs = ReportInputs::load(RunDir::new(&args.run_dir), args.data)
         .with_context(|| format!("loading the run in {}", args.run_dir.display()))?;
-    for file in write_report(&run)? {
+    for file in write_report(&inputs)? {
         println!("wrote {}", file.display());
     }
     Ok(())

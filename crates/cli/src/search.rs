@@ -5,10 +5,10 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
 use siamese_data::{Dataset, IdxArray};
-use siamese_eval::{
-    Embedder, INDEX_TOWER_KEY, Index, Neighbor, Split, build_index, files, load_split,
-};
-use siamese_train::Config;
+use siamese_eval::{INDEX_TOWER_KEY, Index, Neighbor, Split, build_index, load_split};
+use siamese_train::{Config, TrainedModel, write_json};
+
+use crate::eval::OpenRun;
 
 #[derive(Debug, Args)]
 pub(crate) struct SearchArgs {
@@ -58,15 +58,13 @@ struct QueryResult<'a> {
 }
 
 pub(crate) fn run(args: SearchArgs) -> Result<()> {
-    let (config, embedder) = crate::eval::open_run(&args.run_dir, args.data)?;
-    let index_path = args
-        .index
-        .unwrap_or_else(|| args.run_dir.join(files::INDEX));
-    let index = open_index(&index_path, &config, &embedder, args.rebuild)?;
+    let run = OpenRun::open(&args.run_dir, args.data)?;
+    let index_path = args.index.unwrap_or_else(|| run.dir.index_path());
+    let index = open_index(&index_path, &run.config, &run.model, args.rebuild)?;
 
-    let (queries, labelled, first) = load_queries(&args.query, &config, &embedder)?;
+    let (queries, labelled, first) = load_queries(&args.query, &run.config, &run.model)?;
     let start = Instant::now();
-    let embedded = embedder.embed(&queries)?;
+    let embedded = run.model.embed(&queries)?;
     let hits = index.search(embedded.view(), args.k)?;
     let seconds = start.elapsed().as_secs_f64();
     eprintln!(
@@ -112,26 +110,24 @@ pub(crate) fn run(args: SearchArgs) -> Result<()> {
             })
             .collect(),
     };
-    let json = args
-        .json
-        .unwrap_or_else(|| args.run_dir.join("search.json"));
-    crate::eval::write_json(&json, &results)?;
+    let json = args.json.unwrap_or_else(|| run.dir.search_path());
+    write_json(&json, &results)?;
     println!("written {}", json.display());
     Ok(())
 }
 
 /// Loads the saved index if it was built by this tower, else builds and saves it.
-fn open_index(path: &Path, config: &Config, embedder: &Embedder, rebuild: bool) -> Result<Index> {
+fn open_index(path: &Path, config: &Config, model: &TrainedModel, rebuild: bool) -> Result<Index> {
     if path.exists() && !rebuild {
         let index = Index::load(path)?;
-        if index.metadata().get(INDEX_TOWER_KEY) == Some(&embedder.fingerprint()) {
+        if index.metadata().get(INDEX_TOWER_KEY) == Some(&model.fingerprint()) {
             return Ok(index);
         }
         eprintln!("{} was built by another tower: rebuilding", path.display());
     }
     let start = Instant::now();
     let train = load_split(config, Split::Train)?;
-    let index = build_index(embedder, &train)?;
+    let index = build_index(model, &train)?;
     index.save(path)?;
     eprintln!(
         "indexed {} training images in {:.2} s: {}",
@@ -146,7 +142,7 @@ fn open_index(path: &Path, config: &Config, embedder: &Embedder, rebuild: bool) 
 fn load_queries(
     spec: &str,
     config: &Config,
-    embedder: &Embedder,
+    model: &TrainedModel,
 ) -> Result<(Dataset, bool, usize)> {
     let range = if spec == "all" {
         Some(None)
@@ -177,10 +173,10 @@ fn load_queries(
     };
     let count = shape.first().copied().unwrap_or(0);
     let image_len: usize = shape.iter().skip(1).product();
-    if image_len != embedder.image_len() {
+    if image_len != model.image_len() {
         bail!(
             "{spec}: expected images of {} pixels, found shape {shape:?}",
-            embedder.image_len()
+            model.image_len()
         );
     }
     let data = Dataset::from_parts(pixels, vec![0; count], shape[1..].to_vec(), 1)?;

@@ -42,7 +42,7 @@ pub(crate) struct TrainArgs {
 
 pub(crate) fn run(args: TrainArgs) -> Result<()> {
     let mut config = Config::load(&args.config)?;
-    let data_dir = crate::resolve_data_dir(args.data, config.data.dir.clone());
+    let data_dir = siamese_data::resolve_data_dir(args.data, config.data.dir.clone());
     config
         .apply(&Overrides {
             epochs: args.epochs,

@@ -65,18 +65,21 @@ fn report_draws_every_picture_of_a_smoke_run() {
         "no hint how to get eval.json"
     );
 
-    // With an eval.json beside it, the report includes its figures.
-    std::fs::write(
-        run.path().join("eval.json"),
-        r#"{"roc_auc": 0.987654, "map_at_r": 0.9, "raw_map_at_r": 0.3, "knn": {"k": 5}}"#,
-    )
-    .unwrap();
+    // After `siamese eval`, the report shows its figures, learned beside raw pixels.
+    siamese_ok(&["eval", run_dir, "--data", data]);
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.path().join("eval.json")).unwrap())
+            .unwrap();
+    let figure = |key: &str| eval[key].as_f64().unwrap();
     siamese_ok(&["report", run_dir, "--data", data]);
     let report = std::fs::read_to_string(run.path().join(siamese_report::REPORT_MD)).unwrap();
-    assert!(report.contains("| roc_auc | 0.9877 |  |"), "{report}");
-    assert!(
-        report.contains("| map_at_r | 0.9000 | 0.3000 |"),
-        "{report}"
+    let row = format!("| ROC AUC | {:.4} |  |", figure("roc_auc"));
+    assert!(report.contains(&row), "no `{row}` in\n{report}");
+    let row = format!(
+        "| MAP@R | {:.4} | {:.4} |",
+        figure("map_at_r"),
+        figure("raw_map_at_r")
     );
-    assert!(report.contains("| knn.k | 5 |  |"), "{report}");
+    assert!(report.contains(&row), "no `{row}` in\n{report}");
+    assert!(!report.contains("siamese eval"), "{report}");
 }

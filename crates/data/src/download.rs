@@ -609,22 +609,7 @@ fn store(dir: &Path, file: &MnistFile, body: &Body) -> Result<PathBuf, DownloadE
     } else {
         dir.join(file.name)
     };
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| DownloadError::Io { path, source }
-    };
-    // A dot-prefixed name keeps the partial file out of the way of globbing
-    // users; tempfile deletes it if anything below fails.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", file.name))
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(io_err(dir))?;
-    tmp.write_all(&body.bytes).map_err(io_err(tmp.path()))?;
-    tmp.as_file().sync_all().map_err(io_err(tmp.path()))?;
-    tmp.persist(&path).map_err(|e| DownloadError::Io {
-        path: path.clone(),
-        source: e.error,
-    })?;
+    siamese_io::write_atomically(&path, &body.bytes)
+        .map_err(|siamese_io::WriteError { path, source }| DownloadError::Io { path, source })?;
     Ok(path)
 }

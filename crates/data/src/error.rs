@@ -380,3 +380,9 @@ fn payload_size(bytes: Option<u64>) -> String {
         None => "more than 2^64 bytes".to_owned(),
     }
 }
+
+impl From<siamese_io::WriteError> for DataError {
+    fn from(siamese_io::WriteError { path, source }: siamese_io::WriteError) -> Self {
+        DataError::Io { path, source }
+    }
+}

@@ -363,7 +363,8 @@ impl IdxArray {
     /// readers never see a half-written file.
     pub fn save(&self, path: impl AsRef<Path>, compression: Compression) -> Result<()> {
         let path = path.as_ref();
-        atomic_write(path, |file| self.write_to(file, compression))
+        siamese_io::write_atomically_with(path, |file| self.write_to(file, compression))
+            .map_err(DataError::from)
     }
 
     fn write_raw<W: Write>(&self, w: &mut W) -> io::Result<()> {
@@ -376,26 +377,6 @@ impl IdxArray {
         }
         self.data.write_be(w)
     }
-}
-
-/// Writes a file through a temporary sibling and a rename.
-pub(crate) fn atomic_write(
-    path: &Path,
-    write: impl FnOnce(&mut File) -> io::Result<()>,
-) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".siamese-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| io_error(path, e))?;
-    write(tmp.as_file_mut()).map_err(|e| io_error(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| io_error(path, e))?;
-    tmp.persist(path).map_err(|e| io_error(path, e.error))?;
-    Ok(())
 }
 
 fn io_error(path: &Path, source: io::Error) -> DataError {

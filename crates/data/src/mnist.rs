@@ -35,7 +35,20 @@ pub fn data_dir_from_env() -> Option<PathBuf> {
 
 /// `SIAMESE_DATA_DIR` if set, else [`DEFAULT_DATA_DIR`].
 pub fn default_data_dir() -> PathBuf {
-    data_dir_from_env().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    resolve_data_dir(None, PathBuf::from(DEFAULT_DATA_DIR))
+}
+
+/// Where the data lives, by the one precedence every command follows: the directory the
+/// user named (`--data`), else `SIAMESE_DATA_DIR`, else the `configured` one (a config's
+/// `data.dir`).
+///
+/// ```
+/// use std::path::PathBuf;
+/// let chosen = siamese_data::resolve_data_dir(Some("here".into()), "data/mnist".into());
+/// assert_eq!(chosen, PathBuf::from("here"));
+/// ```
+pub fn resolve_data_dir(flag: Option<PathBuf>, configured: PathBuf) -> PathBuf {
+    flag.or_else(data_dir_from_env).unwrap_or(configured)
 }
 
 /// The path of file `name` in `dir`, raw or gzipped, whichever exists.

@@ -4,62 +4,16 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::header;
 use proptest::prelude::*;
+use siamese_alloc_probe::{PeakAlloc, largest_allocation};
 use siamese_data::{Compression, Dataset, IdxArray, IdxData};
-
-/// Records the largest single allocation made by the current thread, so a
-/// reader that reserves what a lying header claims fails the test even when
-/// the OS would have lazily granted the memory.
-struct PeakAlloc;
-
-thread_local! {
-    // Const-initialized and without a destructor, so using it from inside
-    // the allocator cannot recurse into the allocator.
-    static LARGEST: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note(size: usize) {
-    let _ = LARGEST.try_with(|m| m.set(m.get().max(size)));
-}
-
-// SAFETY: delegates every call to `System` unchanged; only records sizes.
-unsafe impl GlobalAlloc for PeakAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size());
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc;
-
-/// The largest single allocation `f` makes on this thread.
-fn largest_allocation(f: impl FnOnce()) -> usize {
-    LARGEST.with(|m| m.set(0));
-    f();
-    LARGEST.with(Cell::get)
-}
 
 /// No read of a small input may allocate more than this at once (the
 /// decoder's own state and I/O buffers are well below it).

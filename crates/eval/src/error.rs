@@ -52,9 +52,6 @@ pub enum EvalError {
     /// Loading data or normalizing pixels failed.
     #[error(transparent)]
     Data(#[from] siamese_data::DataError),
-    /// Loading or running the tower failed.
-    #[error(transparent)]
-    Nn(#[from] siamese_nn::NnError),
     /// Reading the run's config, preparing its data or embedding failed.
     #[error(transparent)]
     Train(#[from] siamese_train::TrainError),
@@ -72,5 +69,20 @@ pub(crate) fn mismatch(
         what,
         expected: expected.to_string(),
         found: found.to_string(),
+    }
+}
+
+impl From<siamese_io::FileError> for EvalError {
+    fn from(error: siamese_io::FileError) -> Self {
+        match error {
+            siamese_io::FileError::Io { path, source } => EvalError::Io { path, source },
+            siamese_io::FileError::Format { path, message } => EvalError::Format { path, message },
+        }
+    }
+}
+
+impl From<siamese_io::WriteError> for EvalError {
+    fn from(siamese_io::WriteError { path, source }: siamese_io::WriteError) -> Self {
+        EvalError::Io { path, source }
     }
 }

@@ -25,7 +25,7 @@ where
         path: path.to_owned(),
         message: format!("cannot encode .npy: {e}"),
     })?;
-    siamese_nn::write_atomically(path, &bytes)?;
+    siamese_io::write_atomically(path, &bytes)?;
     Ok(())
 }
 
@@ -69,8 +69,8 @@ pub fn export_embeddings(
     };
     write_npy(&files.embeddings_npy, embeddings)?;
     write_npy(&files.labels_npy, &Array1::from(labels.to_vec()))?;
-    siamese_nn::write_atomically(&files.vectors_tsv, vectors_tsv(embeddings).as_bytes())?;
-    siamese_nn::write_atomically(&files.metadata_tsv, metadata_tsv(labels).as_bytes())?;
+    siamese_io::write_atomically(&files.vectors_tsv, vectors_tsv(embeddings).as_bytes())?;
+    siamese_io::write_atomically(&files.metadata_tsv, metadata_tsv(labels).as_bytes())?;
     Ok(files)
 }
 

@@ -1,17 +1,18 @@
 //! Use what a Siamese tower learned: embeddings, similarity search, evaluation and novelty
 //! detection.
 //!
-//! - [`Embedder`]: the trained tower alone, with its input normalization; images in,
-//!   embeddings out (batched, parallel). [`export_embeddings`] writes them as `.npy` and as
-//!   the TSV pair TensorBoard's Embedding Projector loads.
+//! - Embeddings come from the run's [`siamese_train::TrainedModel`];
+//!   [`export_embeddings`] writes them as `.npy` and as the TSV pair TensorBoard's
+//!   Embedding Projector loads, and [`pixel_features`] gives raw pixels as the baseline.
 //! - [`Index`]: exact k-nearest-neighbour search by Euclidean distance, as blocked matrix
 //!   products with a bounded heap per query, parallel over queries; saved and loaded as
 //!   safetensors.
 //! - Metrics ([`roc_auc`], [`equal_error_rate`], [`knn_accuracy`], [`retrieval_metrics`]
 //!   for precision@1, R-precision and MAP@R as pytorch-metric-learning defines them,
 //!   [`mean_knn_distance`] for novelty scores): pure functions with known-answer tests.
-//! - Whole runs: [`evaluate`] ([`EvalReport`], `eval.json`) and [`detect_anomalies`]
-//!   ([`AnomalyReport`], `anomaly.json`), each with the raw-pixel baseline beside it.
+//! - Whole runs: [`evaluate`] ([`siamese_train::EvalReport`], `eval.json`) and
+//!   [`detect_anomalies`] ([`siamese_train::AnomalyReport`], `anomaly.json`), each with the
+//!   raw-pixel baseline beside it.
 //!
 //! # Example
 //!
@@ -35,23 +36,23 @@
 //! # Ok::<(), siamese_eval::EvalError>(())
 //! ```
 
-mod embedder;
+mod anomaly;
+mod baseline;
 mod error;
+mod evaluate;
 mod export;
 mod index;
 mod metrics;
-mod run;
+mod split;
 
-pub use embedder::{Embedder, pixel_features};
+pub use anomaly::{AnomalyOptions, detect_anomalies, novelty_scores};
+pub use baseline::pixel_features;
 pub use error::{EvalError, Result};
+pub use evaluate::{EmbeddingFigures, EvalOptions, embedding_figures, evaluate};
 pub use export::{EmbeddingFiles, export_embeddings, metadata_tsv, vectors_tsv, write_npy};
 pub use index::{INDEX_FORMAT_VERSION, Index, Neighbor, Neighbors};
 pub use metrics::{
     RetrievalMetrics, equal_error_rate, knn_accuracy, knn_predict, mean_knn_distance,
     relevant_counts, retrieval_metrics, roc_auc,
 };
-pub use run::{
-    AnomalyOptions, AnomalyReport, ClassScore, EmbeddingFigures, EvalOptions, EvalReport,
-    INDEX_TOWER_KEY, Split, build_index, detect_anomalies, embedding_figures, evaluate, files,
-    load_split, novelty_scores,
-};
+pub use split::{INDEX_TOWER_KEY, Split, build_index, load_split};

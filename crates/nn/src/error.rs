@@ -61,3 +61,12 @@ pub(crate) fn shape_error(what: &'static str, expected: &[usize], found: &[usize
         found: format!("{found:?}"),
     }
 }
+
+impl From<siamese_io::FileError> for NnError {
+    fn from(error: siamese_io::FileError) -> Self {
+        match error {
+            siamese_io::FileError::Io { path, source } => NnError::Io { path, source },
+            siamese_io::FileError::Format { path, message } => NnError::Format { path, message },
+        }
+    }
+}

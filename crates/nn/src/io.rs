@@ -1,8 +1,7 @@
-use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use siamese_io::{F32Tensor, TensorFile, write_tensor_file};
 
 use crate::{NnError, Result, Tower, TowerSpec};
 
@@ -43,82 +42,57 @@ pub fn save_tower(
         });
     }
     // Tensors are stored dense ([in, out] without the row padding of the buffer).
-    let layer_bytes: Vec<(Vec<u8>, Vec<u8>)> = tower
+    let kernels: Vec<Vec<f32>> = tower
         .layers()
         .iter()
-        .map(|layer| {
-            let weights = layer.weights(params)?;
-            let w: Vec<u8> = weights.iter().flat_map(|v| v.to_le_bytes()).collect();
-            let b: Vec<u8> = layer
-                .bias(params)?
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect();
-            Ok((w, b))
-        })
+        .map(|layer| Ok(layer.weights(params)?.iter().copied().collect()))
         .collect::<Result<_>>()?;
+    let names: Vec<(String, String)> = (0..tower.layers().len())
+        .map(|i| (format!("dense_{i}.kernel"), format!("dense_{i}.bias")))
+        .collect();
     let mut tensors = Vec::with_capacity(2 * tower.layers().len());
-    for (i, (layer, (w, b))) in tower.layers().iter().zip(&layer_bytes).enumerate() {
-        let view = |shape: Vec<usize>, data| {
-            TensorView::new(Dtype::F32, shape, data).map_err(|e| format_error(path, e))
-        };
-        tensors.push((
-            format!("dense_{i}.kernel"),
-            view(vec![layer.input(), layer.output()], w)?,
-        ));
-        tensors.push((format!("dense_{i}.bias"), view(vec![layer.output()], b)?));
+    for ((layer, kernel), (kernel_name, bias_name)) in
+        tower.layers().iter().zip(&kernels).zip(&names)
+    {
+        tensors.push(F32Tensor {
+            name: kernel_name,
+            shape: vec![layer.input(), layer.output()],
+            values: kernel,
+        });
+        tensors.push(F32Tensor {
+            name: bias_name,
+            shape: vec![layer.output()],
+            values: layer.bias(params)?,
+        });
     }
-    let mut info: HashMap<String, String> = metadata.clone().into_iter().collect();
-    info.insert(VERSION_KEY.into(), FORMAT_VERSION.to_string());
+    let mut info = metadata.clone();
     info.insert(
         SPEC_KEY.into(),
-        serde_json::to_string(tower.spec()).map_err(|e| format_error(path, e))?,
+        serde_json::to_string(tower.spec()).map_err(|e| NnError::Format {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?,
     );
-    let file = safetensors::serialize(tensors, Some(info)).map_err(|e| format_error(path, e))?;
-    write_atomically(path, &file)
+    let version = FORMAT_VERSION.to_string();
+    write_tensor_file(path, (VERSION_KEY, &version), &tensors, &info)?;
+    Ok(())
 }
 
 /// Reads a file written by [`save_tower`], checking the format version and that every tensor
 /// has the shape the stored spec implies.
 pub fn load_tower(path: &Path) -> Result<SavedTower> {
-    let bytes = std::fs::read(path).map_err(|source| NnError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| format_error(path, e))?;
-    let mut metadata: BTreeMap<String, String> = header
-        .metadata()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    let version = metadata
-        .remove(VERSION_KEY)
-        .ok_or_else(|| NnError::Format {
-            path: path.to_owned(),
-            message: format!("no `{VERSION_KEY}` in the header: not a siamese tower file"),
-        })?;
-    if version != FORMAT_VERSION.to_string() {
-        return Err(NnError::Format {
-            path: path.to_owned(),
-            message: format!("format version {version}, this build reads version {FORMAT_VERSION}"),
-        });
-    }
-    let spec_json = metadata.remove(SPEC_KEY).ok_or_else(|| NnError::Format {
-        path: path.to_owned(),
-        message: format!("no `{SPEC_KEY}` in the header"),
-    })?;
-    let spec: TowerSpec = serde_json::from_str(&spec_json).map_err(|e| NnError::Format {
-        path: path.to_owned(),
-        message: format!("bad tower spec in the header: {e}"),
-    })?;
+    let version = FORMAT_VERSION.to_string();
+    let mut file = TensorFile::read(path, (VERSION_KEY, &version), "tower file")?;
+    let mut metadata = file.take_metadata();
+    let spec_json = metadata
+        .remove(SPEC_KEY)
+        .ok_or_else(|| file.format_error(format!("no `{SPEC_KEY}` in the header")))?;
+    let spec: TowerSpec = serde_json::from_str(&spec_json)
+        .map_err(|e| file.format_error(format!("bad tower spec in the header: {e}")))?;
     let tower = Tower::new(spec)?;
-    let tensors = SafeTensors::deserialize(&bytes).map_err(|e| format_error(path, e))?;
     let mut params = vec![0.0f32; tower.num_params()];
     for (i, layer) in tower.layers().iter().enumerate() {
-        let kernel = read_f32_tensor(
-            path,
-            &tensors,
+        let kernel = file.f32_tensor(
             &format!("dense_{i}.kernel"),
             Some(&[layer.input(), layer.output()]),
         )?;
@@ -126,12 +100,7 @@ pub fn load_tower(path: &Path) -> Result<SavedTower> {
             let start = layer.offset() + r * layer.stride();
             params[start..start + layer.output()].copy_from_slice(row);
         }
-        let bias = read_f32_tensor(
-            path,
-            &tensors,
-            &format!("dense_{i}.bias"),
-            Some(&[layer.output()]),
-        )?;
+        let bias = file.f32_tensor(&format!("dense_{i}.bias"), Some(&[layer.output()]))?;
         let start = layer.bias_offset();
         params[start..start + layer.output()].copy_from_slice(&bias);
     }
@@ -140,62 +109,4 @@ pub fn load_tower(path: &Path) -> Result<SavedTower> {
         params,
         metadata,
     })
-}
-
-/// Reads the `f32` tensor `name` of a safetensors file (`path` names it in errors), checking
-/// its shape when `shape` is given and that it is one-dimensional otherwise.
-pub fn read_f32_tensor(
-    path: &Path,
-    tensors: &SafeTensors<'_>,
-    name: &str,
-    shape: Option<&[usize]>,
-) -> Result<Vec<f32>> {
-    let view = tensors.tensor(name).map_err(|e| NnError::Format {
-        path: path.to_owned(),
-        message: format!("tensor `{name}`: {e}"),
-    })?;
-    let shape_ok = match shape {
-        Some(shape) => view.shape() == shape,
-        None => view.shape().len() == 1,
-    };
-    if view.dtype() != Dtype::F32 || !shape_ok {
-        let expected = shape.map_or_else(|| "[_]".to_owned(), |s| format!("{s:?}"));
-        return Err(NnError::Format {
-            path: path.to_owned(),
-            message: format!(
-                "tensor `{name}`: expected F32 {expected}, found {:?} {:?}",
-                view.dtype(),
-                view.shape()
-            ),
-        });
-    }
-    Ok(view
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |source| NnError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.as_file().sync_all().map_err(io)?;
-    file.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
-}
-
-fn format_error(path: &Path, error: impl std::fmt::Display) -> NnError {
-    NnError::Format {
-        path: path.to_owned(),
-        message: error.to_string(),
-    }
 }

@@ -32,9 +32,7 @@ mod tower;
 
 pub use dense::{Dense, Relu};
 pub use error::{NnError, Result};
-pub use io::{
-    FORMAT_VERSION, SavedTower, load_tower, read_f32_tensor, save_tower, write_atomically,
-};
+pub use io::{FORMAT_VERSION, SavedTower, load_tower, save_tower};
 pub use sparse::{CsrBatch, SparseScratch};
 pub use spec::{Init, TowerSpec};
 pub use tower::{DEFAULT_SPARSE_THRESHOLD, Input, Tower, Workspace};

@@ -130,7 +130,7 @@ impl Canvas {
     /// Encodes and writes the picture atomically to `dir/<figure>`.
     pub(crate) fn save(&self, dir: &Path) -> Result<()> {
         let bytes = self.png()?;
-        siamese_nn::write_atomically(&dir.join(self.figure), &bytes)?;
+        siamese_io::write_atomically(&dir.join(self.figure), &bytes)?;
         Ok(())
     }
 }

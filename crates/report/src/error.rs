@@ -1,7 +1,5 @@
 //! What can stop a report, each variant naming the file or figure concerned.
 
-use std::path::PathBuf;
-
 /// Everything that can go wrong while reading a run or drawing its pictures.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -11,25 +9,9 @@ pub enum ReportError {
     /// Embedding the images or searching their neighbours failed.
     #[error(transparent)]
     Eval(#[from] siamese_eval::EvalError),
-    /// Writing a file failed.
+    /// Writing a picture or `report.md` failed; the previous file, if any, is intact.
     #[error(transparent)]
-    Nn(#[from] siamese_nn::NnError),
-    /// A run file could not be read.
-    #[error("{}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// A run file is not the JSON it should be.
-    #[error("{}: {source}", path.display())]
-    Json {
-        /// The file.
-        path: PathBuf,
-        /// What the parser found.
-        source: serde_json::Error,
-    },
+    Write(#[from] siamese_io::WriteError),
     /// The run's data cannot be pictured as asked (no test pairs, images that are not 2-D...).
     #[error("{what}")]
     Unsuitable {

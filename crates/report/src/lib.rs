@@ -1,9 +1,9 @@
 //! Pictures of a trained Siamese run, because people would rather look than read.
 //!
-//! [`Run::load`] reads a run directory written by `siamese train` (config, metrics, summary,
-//! tower), prepares the data exactly as training did, embeds the training and test images
-//! with `siamese_eval::Embedder` and indexes the training embeddings for neighbour search
-//! (`siamese_eval::Index`). [`write_report`] then writes into the run directory:
+//! [`ReportInputs::load`] reads a run directory written by `siamese train` through
+//! `siamese_train::RunDir` (config, metrics, summary, the trained model, `eval.json` when
+//! present), prepares the data exactly as training did, embeds the training and test images
+//! and indexes the training embeddings for neighbour search (`siamese_eval::Index`). [`write_report`] then writes into the run directory:
 //!
 //! | File | What it shows |
 //! |---|---|
@@ -20,9 +20,10 @@
 //! same on every machine and need no system fonts.
 //!
 //! ```no_run
-//! use siamese_report::{Run, write_report};
-//! let run = Run::load("runs/base".as_ref(), Some("data/mnist".as_ref()))?;
-//! for file in write_report(&run)? {
+//! use siamese_report::{ReportInputs, write_report};
+//! use siamese_train::RunDir;
+//! let inputs = ReportInputs::load(RunDir::new("runs/base"), Some("data/mnist".into()))?;
+//! for file in write_report(&inputs)? {
 //!     println!("wrote {}", file.display());
 //! }
 //! # Ok::<(), siamese_report::ReportError>(())
@@ -37,9 +38,9 @@ mod canvas;
 mod error;
 mod figures;
 mod histogram;
+mod inputs;
 mod markdown;
 mod pca;
-mod run;
 mod select;
 
 use std::path::PathBuf;
@@ -49,8 +50,8 @@ use ndarray::Axis;
 pub use error::{ReportError, Result};
 pub use figures::{CURVES, DISTANCES, EMBEDDING_MAP, FIGURES, Figure, NEIGHBOURS, PAIRS};
 pub use histogram::Histogram;
+pub use inputs::ReportInputs;
 pub use pca::Pca;
-pub use run::Run;
 pub use select::{evenly_spaced, sample_pairs, worst_false_negatives, worst_false_positives};
 
 /// File name of the Markdown report in the run directory.
@@ -62,8 +63,8 @@ pub const REPORT_MD: &str = "report.md";
 /// # Errors
 /// Drawing, encoding or writing a file failed, or the data cannot be pictured (for
 /// instance images that are not two-dimensional).
-pub fn write_report(run: &Run) -> Result<Vec<PathBuf>> {
-    let dir = &run.dir;
+pub fn write_report(run: &ReportInputs) -> Result<Vec<PathBuf>> {
+    let dir = run.run.path();
     let data = &run.data;
     figures::curves(&run.metrics, dir)?;
     let pairs = figures::pairs(
@@ -102,14 +103,13 @@ pub fn write_report(run: &Run) -> Result<Vec<PathBuf>> {
     let neighbours = figures::Neighbours { queries, found };
     figures::neighbours(&data.test, &data.train, &neighbours, dir)?;
 
-    let eval = markdown::read_eval(dir)?;
     let findings = markdown::Findings {
         pairs: &pairs,
         neighbours: &neighbours,
         explained,
     };
-    let md = markdown::render(run, &findings, eval.as_ref())?;
-    siamese_nn::write_atomically(&dir.join(REPORT_MD), md.as_bytes())?;
+    let md = markdown::render(run, &findings);
+    siamese_io::write_atomically(&dir.join(REPORT_MD), md.as_bytes())?;
 
     let mut written: Vec<PathBuf> = FIGURES.iter().map(|f| dir.join(f.file)).collect();
     written.push(dir.join(REPORT_MD));

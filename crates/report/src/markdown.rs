@@ -1,15 +1,11 @@
 //! `report.md`: the run's figures and tables in one page that reads on its own.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
-use serde_json::Value;
+use siamese_train::EvalReport;
 
+use crate::ReportInputs;
 use crate::figures::{CURVES, DISTANCES, EMBEDDING_MAP, NEIGHBOURS, Neighbours, PAIRS, PairsShown};
-use crate::{Result, Run};
-
-/// File name of the evaluation written by `siamese eval`.
-const EVAL_JSON: &str = siamese_eval::files::EVAL;
 
 /// What the figures found that the text reports too.
 pub(crate) struct Findings<'a> {
@@ -18,11 +14,12 @@ pub(crate) struct Findings<'a> {
     pub explained: [f64; 2],
 }
 
-/// The whole page. `eval` is `eval.json`, when the run has one.
-pub(crate) fn render(run: &Run, findings: &Findings<'_>, eval: Option<&Value>) -> Result<String> {
+/// The whole page.
+pub(crate) fn render(run: &ReportInputs, findings: &Findings<'_>) -> String {
     let s = &run.summary;
-    let name = run.dir.file_name().map_or_else(
-        || run.dir.display().to_string(),
+    let dir = run.run.path();
+    let name = dir.file_name().map_or_else(
+        || dir.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
     let pct = |x: f64| format!("{:.2}%", 100.0 * x);
@@ -174,131 +171,75 @@ pub(crate) fn render(run: &Run, findings: &Findings<'_>, eval: Option<&Value>) -
     );
 
     let _ = writeln!(md, "\n## Evaluation\n");
-    match eval {
-        Some(value) => {
-            let _ = writeln!(
-                md,
-                "From `{EVAL_JSON}`; where it has a `raw_` twin (the same figure on raw pixels \
-                 instead of embeddings), both are shown:\n\n| Figure | Value | Raw pixels |\n|---|---:|---:|"
-            );
-            for (key, value, raw) in eval_rows(value) {
-                let _ = writeln!(md, "| {key} | {value} | {} |", raw.unwrap_or_default());
-            }
-        }
+    match &run.eval {
+        Some(eval) => write_evaluation(&mut md, eval, &run.run.eval_path().display().to_string()),
         None => {
             let _ = writeln!(
                 md,
-                "No `{EVAL_JSON}` in the run directory yet: `siamese eval {}` (or `cargo xtask eval`) \
+                "No `eval.json` in the run directory yet: `siamese eval {}` (or `cargo xtask eval`) \
                  writes it (ROC AUC, k-NN accuracy, MAP@R); run `siamese report` again afterwards \
                  to include it here.",
-                run.dir.display()
+                dir.display()
             );
         }
     }
-    Ok(md)
+    md
 }
 
-/// Reads `eval.json` from `dir` if it is there and parses.
-///
-/// # Errors
-/// A file that exists but cannot be read or is not JSON.
-pub(crate) fn read_eval(dir: &Path) -> Result<Option<Value>> {
-    let path = dir.join(EVAL_JSON);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|source| crate::ReportError::Json { path, source }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(crate::ReportError::Read { path, source }),
-    }
-}
-
-/// `(figure, value, raw-pixel value)` rows of `eval.json`: every scalar, with the `raw_`
-/// figures moved beside the figure they are the baseline of.
-fn eval_rows(value: &Value) -> Vec<(String, String, Option<String>)> {
-    let mut flat = Vec::new();
-    flatten("", value, &mut flat);
-    let raw = |key: &str| {
-        flat.iter()
-            .find(|(k, _)| k.strip_prefix("raw_") == Some(key))
-            .map(|(_, v)| v.clone())
-    };
-    flat.iter()
-        .filter(|(k, _)| {
-            !k.strip_prefix("raw_")
-                .is_some_and(|twin| flat.iter().any(|(k, _)| k == twin))
-        })
-        .map(|(k, v)| (k.clone(), v.clone(), raw(k)))
-        .collect()
-}
-
-/// Table rows for the scalars of a JSON value, keys joined with dots; long arrays are
-/// summarized by their length so a per-class list does not drown the table.
-fn flatten(prefix: &str, value: &Value, rows: &mut Vec<(String, String)>) {
-    let key = |k: &str| {
-        if prefix.is_empty() {
-            k.to_string()
-        } else {
-            format!("{prefix}.{k}")
-        }
-    };
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                flatten(&key(k), v, rows);
-            }
-        }
-        Value::Array(items) if items.len() <= 12 && items.iter().all(|v| !v.is_object()) => {
-            let shown: Vec<String> = items.iter().map(scalar).collect();
-            rows.push((prefix.to_string(), shown.join(", ")));
-        }
-        Value::Array(items) => {
-            rows.push((prefix.to_string(), format!("({} entries)", items.len())));
-        }
-        other => rows.push((prefix.to_string(), scalar(other))),
-    }
-}
-
-fn scalar(value: &Value) -> String {
-    match value {
-        Value::Number(n) => match n.as_f64() {
-            Some(x) if n.is_f64() => format!("{x:.4}"),
-            _ => n.to_string(),
-        },
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn raw_figures_sit_beside_their_twins() {
-        let value: Value =
-            serde_json::from_str(r#"{"map": 0.9, "raw_map": 0.3, "raw_only": 1, "k": 5}"#).unwrap();
-        let rows = eval_rows(&value);
-        assert!(rows.contains(&("map".into(), "0.9000".into(), Some("0.3000".into()))));
-        assert!(rows.contains(&("raw_only".into(), "1".into(), None)));
-        assert!(rows.contains(&("k".into(), "5".into(), None)));
-        assert_eq!(rows.len(), 3);
-    }
-
-    #[test]
-    fn flattens_nested_json_into_rows() {
-        let value: Value = serde_json::from_str(
-            r#"{"auc": 0.98765, "knn": {"k": 5, "accuracy": 0.9}, "per_class": [1, 2], "big": [1,2,3,4,5,6,7,8,9,10,11,12,13], "name": "x"}"#,
-        )
-        .unwrap();
-        let mut rows = Vec::new();
-        flatten("", &value, &mut rows);
-        let rows: std::collections::BTreeMap<_, _> = rows.into_iter().collect();
-        assert_eq!(rows["auc"], "0.9877");
-        assert_eq!(rows["knn.k"], "5");
-        assert_eq!(rows["knn.accuracy"], "0.9000");
-        assert_eq!(rows["per_class"], "1, 2");
-        assert_eq!(rows["big"], "(13 entries)");
-        assert_eq!(rows["name"], "x");
+/// The figures of `eval.json`, each learned one beside its raw-pixel baseline.
+fn write_evaluation(md: &mut String, e: &EvalReport, path: &str) {
+    let pct = |x: f64| format!("{:.2}%", 100.0 * x);
+    let num = |x: f64| format!("{x:.4}");
+    let raw = |x: Option<f64>, f: &dyn Fn(f64) -> String| x.map_or_else(String::new, f);
+    let _ = writeln!(
+        md,
+        "From `{path}`: {} test pairs; k-NN of {} test images against {} training images; \
+         retrieval (precision@1, R-precision, MAP@R) of each test image among the others. Raw \
+         pixels are the same figures with `p / 255` pixels as the embedding.\n\n\
+         | Figure | Learned | Raw pixels |\n|---|---:|---:|",
+        e.test_pairs, e.test_images, e.index_images
+    );
+    let rows = [
+        (
+            format!("pair accuracy (threshold {:.3})", e.threshold),
+            pct(e.pair_accuracy),
+            String::new(),
+        ),
+        (
+            format!("pair accuracy (tuned threshold {:.3})", e.tuned_threshold),
+            pct(e.pair_accuracy_tuned),
+            String::new(),
+        ),
+        (
+            "test loss".into(),
+            format!("{:.5}", e.test_loss),
+            String::new(),
+        ),
+        ("ROC AUC".into(), num(e.roc_auc), String::new()),
+        ("equal error rate".into(), pct(e.eer), String::new()),
+        (
+            "1-NN accuracy".into(),
+            pct(e.knn1_accuracy),
+            raw(e.raw_knn1_accuracy, &pct),
+        ),
+        (
+            "5-NN accuracy".into(),
+            pct(e.knn5_accuracy),
+            raw(e.raw_knn5_accuracy, &pct),
+        ),
+        (
+            "precision@1".into(),
+            num(e.precision_at_1),
+            raw(e.raw_precision_at_1, &num),
+        ),
+        (
+            "R-precision".into(),
+            num(e.r_precision),
+            raw(e.raw_r_precision, &num),
+        ),
+        ("MAP@R".into(), num(e.map_at_r), raw(e.raw_map_at_r, &num)),
+    ];
+    for (figure, learned, raw) in rows {
+        let _ = writeln!(md, "| {figure} | {learned} | {raw} |");
     }
 }

@@ -136,6 +136,15 @@ impl LossConfig {
     pub fn threshold(&self) -> f32 {
         self.threshold.unwrap_or(self.margin / 2.0)
     }
+
+    /// The loss this section describes, as training computes it (and so as every later
+    /// distance of the run must be computed, down to the clamp near zero).
+    ///
+    /// # Errors
+    /// A margin that is not a positive finite number.
+    pub fn contrastive(&self) -> Result<siamese_loss::Contrastive> {
+        Ok(siamese_loss::Contrastive::new(self.margin)?)
+    }
 }
 
 /// The `optimizer` section: Adam (Kingma & Ba) with bias correction.

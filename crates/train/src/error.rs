@@ -45,6 +45,25 @@ pub enum TrainError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A run file (metrics, summary, evaluation figures, tower header) whose content is
+    /// not what this build writes.
+    #[error("{}: {message}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line where there is one.
+        message: String,
+    },
+    /// Data whose size does not fit the model, e.g. images of another pixel count.
+    #[error("{what}: expected {expected}, found {found}")]
+    Mismatch {
+        /// What was compared.
+        what: &'static str,
+        /// What the model needs.
+        expected: String,
+        /// What it was given.
+        found: String,
+    },
     /// A checkpoint that cannot continue this run.
     #[error("{}: {message}", path.display())]
     Checkpoint {
@@ -81,3 +100,32 @@ pub enum TrainError {
 
 /// The result type of this crate.
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+impl TrainError {
+    pub(crate) fn mismatch(
+        what: &'static str,
+        expected: impl std::fmt::Display,
+        found: impl std::fmt::Display,
+    ) -> Self {
+        TrainError::Mismatch {
+            what,
+            expected: expected.to_string(),
+            found: found.to_string(),
+        }
+    }
+}
+
+impl From<siamese_io::FileError> for TrainError {
+    fn from(error: siamese_io::FileError) -> Self {
+        match error {
+            siamese_io::FileError::Io { path, source } => TrainError::Io { path, source },
+            siamese_io::FileError::Format { path, message } => TrainError::Format { path, message },
+        }
+    }
+}
+
+impl From<siamese_io::WriteError> for TrainError {
+    fn from(siamese_io::WriteError { path, source }: siamese_io::WriteError) -> Self {
+        TrainError::Io { path, source }
+    }
+}

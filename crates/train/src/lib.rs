@@ -18,11 +18,17 @@
 //! ```
 
 mod adam;
-mod checkpoint;
+mod batch;
 mod config;
 mod error;
-mod eval;
-mod trainer;
+mod model;
+mod observer;
+mod prepare;
+mod run;
+mod score;
+mod seeds;
+mod step;
+mod training;
 
 pub use adam::Adam;
 pub use config::{
@@ -31,9 +37,10 @@ pub use config::{
     Validation,
 };
 pub use error::{Result, TrainError};
-pub use eval::{PairScore, best_threshold, embed, pair_distances, score_pairs};
-pub use trainer::{
-    EpochMetrics, IMAGE_SHAPE_KEY, NORMALIZER_KEY, Observer, PreparedData, RunInfo, RunOptions,
-    Silent, StepContext, StepProgress, Stepper, Summary, files, read_metrics, resolve_threads,
-    train,
-};
+pub use model::{TrainedModel, pixel_density, uses_sparse_input};
+pub use observer::{Observer, RunInfo, Silent, StepProgress};
+pub use prepare::PreparedData;
+pub use run::{AnomalyReport, ClassScore, EpochMetrics, EvalReport, RunDir, Summary, write_json};
+pub use score::{PairScore, best_threshold, embedded_pair_distances, score_pairs};
+pub use step::{StepContext, Stepper};
+pub use training::{RunOptions, resolve_threads, train};

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{smoke_config, trained_params};
-use siamese_train::{RunOptions, Silent, TrainError, files, read_metrics, train};
+use siamese_train::{RunDir, RunOptions, Silent, TrainError, train};
 
 #[test]
 fn smoke_run_learns_and_writes_the_run_directory() {
@@ -31,19 +31,22 @@ fn smoke_run_learns_and_writes_the_run_directory() {
     assert_eq!(summary.epochs, 2);
     assert_eq!(summary.threshold, 0.5);
 
-    for name in [
-        files::CONFIG,
-        files::METRICS,
-        files::SUMMARY,
-        files::TOWER,
-        files::CHECKPOINT,
+    let run = RunDir::new(dir.path());
+    // The names the README documents.
+    for (path, name) in [
+        (run.config_path(), "config.ron"),
+        (run.metrics_path(), "metrics.jsonl"),
+        (run.summary_path(), "summary.json"),
+        (run.tower_path(), "tower.safetensors"),
+        (run.checkpoint_path(), "checkpoint.safetensors"),
     ] {
-        assert!(dir.path().join(name).is_file(), "{name} missing");
+        assert_eq!(path, dir.path().join(name));
+        assert!(path.is_file(), "{name} missing");
     }
-    let metrics = read_metrics(&dir.path().join(files::METRICS)).unwrap();
+    let metrics = run.read_metrics().unwrap();
     assert_eq!(metrics.len(), 2);
     assert!(metrics[1].train_loss < metrics[0].train_loss, "{metrics:?}");
-    let line = std::fs::read_to_string(dir.path().join(files::METRICS)).unwrap();
+    let line = std::fs::read_to_string(run.metrics_path()).unwrap();
     for key in [
         "epoch",
         "train_loss",
@@ -59,8 +62,8 @@ fn smoke_run_learns_and_writes_the_run_directory() {
         );
     }
     let summary_json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join(files::SUMMARY)).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(run.summary_path()).unwrap()).unwrap();
+    assert_eq!(run.read_summary().unwrap(), summary);
     for key in [
         "test_accuracy",
         "test_loss",
@@ -76,7 +79,7 @@ fn smoke_run_learns_and_writes_the_run_directory() {
         assert!(summary_json.get(key).is_some(), "summary.json lacks {key}");
     }
     // The recorded config reads back as the config that ran.
-    let recorded = siamese_train::Config::load(&dir.path().join(files::CONFIG)).unwrap();
+    let recorded = run.read_config().unwrap();
     assert_eq!(recorded, config);
 }
 
@@ -149,8 +152,8 @@ fn resume_ends_with_the_weights_of_an_uninterrupted_run() {
     );
     assert_eq!(full.test_accuracy, resumed.test_accuracy);
     assert_eq!(resumed.epochs, 3);
-    let straight_metrics = read_metrics(&straight.path().join(files::METRICS)).unwrap();
-    let resumed_metrics = read_metrics(&split.path().join(files::METRICS)).unwrap();
+    let straight_metrics = RunDir::new(straight.path()).read_metrics().unwrap();
+    let resumed_metrics = RunDir::new(split.path()).read_metrics().unwrap();
     assert_eq!(resumed_metrics.len(), 3);
     for (a, b) in straight_metrics.iter().zip(&resumed_metrics) {
         assert_eq!(
@@ -193,7 +196,7 @@ fn a_diverging_run_stops_with_epoch_and_step() {
     let message = err.to_string();
     assert!(message.contains("at epoch 1, step"), "{message}");
     // No epoch finished, so no checkpoint claims one did.
-    assert!(!dir.path().join(files::CHECKPOINT).exists());
+    assert!(!RunDir::new(dir.path()).checkpoint_path().exists());
 }
 
 #[test]

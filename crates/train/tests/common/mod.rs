@@ -29,7 +29,9 @@ pub fn smoke_config(out: &Path) -> Config {
 
 /// The flat parameter buffer of a finished run.
 pub fn trained_params(run_dir: &Path) -> Vec<f32> {
-    siamese_nn::load_tower(&run_dir.join(siamese_train::files::TOWER))
+    siamese_train::RunDir::new(run_dir)
+        .read_model()
         .expect("tower written")
-        .params
+        .params()
+        .to_vec()
 }

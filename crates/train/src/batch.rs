@@ -1,0 +1,37 @@
+//! Turning a list of image indices into the tower's input, for the training step and for
+//! embedding alike.
+
+use siamese_data::{Dataset, Normalizer};
+use siamese_nn::CsrBatch;
+
+use crate::{Result, TrainError};
+
+/// Appends the non-zero pixels of the images at `indices` to `csr`, one row each, after
+/// clearing it. Zero pixels must map to zero (see [`Normalizer::maps_zero_to_zero`]).
+pub(crate) fn gather_sparse(
+    normalizer: &Normalizer,
+    data: &Dataset,
+    indices: impl IntoIterator<Item = usize>,
+    csr: &mut CsrBatch,
+) {
+    let lut = normalizer.lut();
+    csr.clear();
+    for i in indices {
+        for (col, &p) in data.image(i).iter().enumerate() {
+            if p != 0 {
+                csr.push(col, lut[usize::from(p)]);
+            }
+        }
+        csr.finish_row();
+    }
+}
+
+/// The first `rows × cols` values of a reused buffer as a matrix.
+pub(crate) fn view(
+    buffer: &[f32],
+    rows: usize,
+    cols: usize,
+) -> Result<ndarray::ArrayView2<'_, f32>> {
+    ndarray::ArrayView2::from_shape((rows, cols), buffer)
+        .map_err(|e| TrainError::Internal(format!("batch buffer: {e}")))
+}

@@ -1,0 +1,112 @@
+//! Checkpoints: everything needed to continue a run exactly where it stopped.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use siamese_io::{F32Tensor, TensorFile, write_tensor_file};
+
+use crate::adam::Adam;
+use crate::{Result, TrainError};
+
+const VERSION_KEY: &str = "siamese.checkpoint_version";
+const VERSION: &str = "1";
+
+/// The state after a finished epoch. Randomness needs no saved generator: every epoch's
+/// shuffle and pairs derive from `(seed, epoch)`, so the seed and the epoch are the state.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Checkpoint {
+    pub(crate) epoch: usize,
+    pub(crate) seed: u64,
+    pub(crate) fingerprint: String,
+    pub(crate) params: Vec<f32>,
+    pub(crate) adam: Adam,
+}
+
+fn vector<'a>(name: &'a str, values: &'a [f32]) -> F32Tensor<'a> {
+    F32Tensor {
+        name,
+        shape: vec![values.len()],
+        values,
+    }
+}
+
+impl Checkpoint {
+    pub(crate) fn save(&self, path: &Path) -> Result<()> {
+        let adam_json = serde_json::to_string(&AdamScalars::from(&self.adam))
+            .map_err(|e| TrainError::Internal(e.to_string()))?;
+        let tensors = [
+            vector("params", &self.params),
+            vector("adam.m", &self.adam.m),
+            vector("adam.v", &self.adam.v),
+        ];
+        let metadata = BTreeMap::from([
+            ("epoch".to_string(), self.epoch.to_string()),
+            ("seed".to_string(), self.seed.to_string()),
+            ("config_fingerprint".to_string(), self.fingerprint.clone()),
+            ("adam".to_string(), adam_json),
+        ]);
+        write_tensor_file(path, (VERSION_KEY, VERSION), &tensors, &metadata)?;
+        Ok(())
+    }
+
+    pub(crate) fn load(path: &Path) -> Result<Self> {
+        let file = TensorFile::read(path, (VERSION_KEY, VERSION), "checkpoint")?;
+        let bad = |message: String| TrainError::from(file.format_error(message));
+        let epoch = file
+            .required("epoch")?
+            .parse()
+            .map_err(|e| bad(format!("epoch: {e}")))?;
+        let seed = file
+            .required("seed")?
+            .parse()
+            .map_err(|e| bad(format!("seed: {e}")))?;
+        let scalars: AdamScalars =
+            serde_json::from_str(file.required("adam")?).map_err(|e| bad(format!("adam: {e}")))?;
+        let params = file.f32_tensor("params", None)?;
+        let (m, v) = (
+            file.f32_tensor("adam.m", None)?,
+            file.f32_tensor("adam.v", None)?,
+        );
+        if m.len() != params.len() || v.len() != params.len() {
+            return Err(bad(format!(
+                "{} parameters but Adam moments of {} and {}",
+                params.len(),
+                m.len(),
+                v.len()
+            )));
+        }
+        Ok(Self {
+            epoch,
+            seed,
+            fingerprint: file.required("config_fingerprint")?.to_owned(),
+            params,
+            adam: scalars.into_adam(m, v),
+        })
+    }
+}
+
+/// Adam's scalar state, stored as JSON in the header.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AdamScalars {
+    config: crate::OptimizerConfig,
+    t: u64,
+}
+
+impl From<&Adam> for AdamScalars {
+    fn from(adam: &Adam) -> Self {
+        Self {
+            config: adam.config(),
+            t: adam.t,
+        }
+    }
+}
+
+impl AdamScalars {
+    fn into_adam(self, m: Vec<f32>, v: Vec<f32>) -> Adam {
+        let mut adam = Adam::new(&self.config, 0);
+        adam.t = self.t;
+        adam.m = m;
+        adam.v = v;
+        adam
+    }
+}

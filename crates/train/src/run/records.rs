@@ -1,0 +1,149 @@
+//! The records a run directory holds as JSON, typed: one struct per file, read and written
+//! only through [`super::RunDir`].
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Figures of one finished epoch, as written to `metrics.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's steps (weights changing as it goes).
+    pub train_loss: f64,
+    /// Training pair accuracy at the threshold, over the same steps.
+    pub train_accuracy: f64,
+    /// Validation loss after the epoch.
+    pub val_loss: f64,
+    /// Validation pair accuracy after the epoch.
+    pub val_accuracy: f64,
+    /// Wall time of the epoch's training steps.
+    pub seconds: f64,
+    /// Wall time of the validation pass.
+    pub eval_seconds: f64,
+    /// Training pairs per second.
+    pub pairs_per_second: f64,
+}
+
+/// Final figures of a run, as written to `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Test pair accuracy at `threshold`.
+    pub test_accuracy: f64,
+    /// Mean test contrastive loss.
+    pub test_loss: f64,
+    /// The decision threshold of the config.
+    pub threshold: f32,
+    /// The threshold that maximizes validation accuracy.
+    pub tuned_threshold: f32,
+    /// Validation accuracy at `tuned_threshold`.
+    pub val_accuracy_tuned: f64,
+    /// Test pair accuracy at `tuned_threshold`.
+    pub test_accuracy_tuned: f64,
+    /// Epochs trained in all.
+    pub epochs: usize,
+    /// Training wall time summed over epochs (validation excluded).
+    pub train_seconds: f64,
+    /// Training pairs per second over the whole run.
+    pub pairs_per_second: f64,
+    /// The seed.
+    pub seed: u64,
+    /// Worker threads.
+    pub threads: usize,
+    /// `"sparse"` or `"dense"`.
+    pub first_layer: String,
+    /// Training pairs per epoch.
+    pub train_pairs: usize,
+    /// Test pairs.
+    pub test_pairs: usize,
+    /// Where the trained tower is.
+    pub tower: PathBuf,
+}
+
+/// Every figure of `siamese eval`, as written to `eval.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Test pairs scored.
+    pub test_pairs: usize,
+    /// The config's decision threshold on the distance.
+    pub threshold: f32,
+    /// Test pair accuracy at `threshold`.
+    pub pair_accuracy: f64,
+    /// Mean contrastive loss of the test pairs.
+    pub test_loss: f64,
+    /// The threshold that classifies the most validation pairs right.
+    pub tuned_threshold: f32,
+    /// Validation pair accuracy at `tuned_threshold`.
+    pub val_pair_accuracy_tuned: f64,
+    /// Test pair accuracy at `tuned_threshold`.
+    pub pair_accuracy_tuned: f64,
+    /// ROC AUC of the (negated) distance for similar vs dissimilar test pairs.
+    pub roc_auc: f64,
+    /// Equal error rate of the same.
+    pub eer: f64,
+    /// Training images in the k-NN index.
+    pub index_images: usize,
+    /// Test images (k-NN queries and retrieval set).
+    pub test_images: usize,
+    /// 1-NN accuracy of the learned embeddings.
+    pub knn1_accuracy: f64,
+    /// 5-NN accuracy of the learned embeddings.
+    pub knn5_accuracy: f64,
+    /// Precision@1 over the test embeddings.
+    pub precision_at_1: f64,
+    /// R-precision over the test embeddings.
+    pub r_precision: f64,
+    /// MAP@R over the test embeddings.
+    pub map_at_r: f64,
+    /// 1-NN accuracy on raw pixels (when computed).
+    pub raw_knn1_accuracy: Option<f64>,
+    /// 5-NN accuracy on raw pixels.
+    pub raw_knn5_accuracy: Option<f64>,
+    /// Precision@1 on raw pixels.
+    pub raw_precision_at_1: Option<f64>,
+    /// R-precision on raw pixels.
+    pub raw_r_precision: Option<f64>,
+    /// MAP@R on raw pixels.
+    pub raw_map_at_r: Option<f64>,
+    /// Wall time of the evaluation.
+    pub seconds: f64,
+}
+
+/// Mean novelty score of the test images of one class.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassScore {
+    /// The class.
+    pub class: u32,
+    /// Whether it was held out of training.
+    pub novel: bool,
+    /// Test images of the class.
+    pub images: usize,
+    /// Mean novelty score of the learned embeddings.
+    pub mean_score: f64,
+    /// Mean novelty score on raw pixels (when computed).
+    pub raw_mean_score: Option<f64>,
+}
+
+/// The figures of `siamese anomaly`, as written to `anomaly.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyReport {
+    /// Classes treated as novel (left out of training).
+    pub held_out_classes: Vec<u32>,
+    /// Neighbours averaged in the score.
+    pub k: usize,
+    /// Training images of the seen classes in the index.
+    pub index_images: usize,
+    /// Test images scored.
+    pub test_images: usize,
+    /// Of which of a held-out class.
+    pub novel_images: usize,
+    /// AUROC of the learned score for "held-out class vs seen classes".
+    pub auroc: f64,
+    /// The same on raw pixels.
+    pub raw_auroc: Option<f64>,
+    /// Mean scores per class.
+    pub per_class: Vec<ClassScore>,
+    /// Wall time.
+    pub seconds: f64,
+}
