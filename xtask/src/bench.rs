@@ -211,6 +211,9 @@ fn run_ours(root: &Path, release: &Path, out_dir: &Path, run: usize) -> Result<O
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map(|kb| kb / 1024.0);
 
+    // The names `siamese_train::RunDir` gives these files (and the README documents): xtask
+    // reads them as plain JSON so that it links none of the library crates and builds in
+    // seconds.
     let metrics = read(&run_dir.join("metrics.jsonl"))?;
     let seconds: Vec<f64> = metrics
         .lines()

@@ -1,5 +1,3 @@
-use std::path::PathBuf;
-
 /// Everything that can go wrong when embedding, searching or scoring.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -32,23 +30,10 @@ pub enum EvalError {
         /// Why, e.g. `"no positive samples"`.
         reason: String,
     },
-    /// A file that is not what it should be: an index file of another version, a tower
-    /// without a usable normalizer.
-    #[error("{}: {message}", path.display())]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// What was wrong, expected vs found.
-        message: String,
-    },
-    /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    /// A file (search index, exported embeddings) that cannot be read or written, or is
+    /// not what it should be, e.g. an index file of another version.
+    #[error(transparent)]
+    File(#[from] siamese_io::FileError),
     /// Loading data or normalizing pixels failed.
     #[error(transparent)]
     Data(#[from] siamese_data::DataError),
@@ -72,17 +57,8 @@ pub(crate) fn mismatch(
     }
 }
 
-impl From<siamese_io::FileError> for EvalError {
-    fn from(error: siamese_io::FileError) -> Self {
-        match error {
-            siamese_io::FileError::Io { path, source } => EvalError::Io { path, source },
-            siamese_io::FileError::Format { path, message } => EvalError::Format { path, message },
-        }
-    }
-}
-
 impl From<siamese_io::WriteError> for EvalError {
-    fn from(siamese_io::WriteError { path, source }: siamese_io::WriteError) -> Self {
-        EvalError::Io { path, source }
+    fn from(error: siamese_io::WriteError) -> Self {
+        EvalError::File(error.into())
     }
 }

@@ -7,8 +7,9 @@ use ndarray::{Array1, ArrayBase, Data, Dimension};
 use ndarray_npy::{WritableElement, WriteNpyExt};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use siamese_io::FileError;
 
-use crate::error::{EvalError, Result, mismatch};
+use crate::error::{Result, mismatch};
 
 /// Rows per parallel chunk when formatting TSV.
 const TSV_CHUNK: usize = 1024;
@@ -21,10 +22,9 @@ where
     D: Dimension,
 {
     let mut bytes = Vec::new();
-    array.write_npy(&mut bytes).map_err(|e| EvalError::Format {
-        path: path.to_owned(),
-        message: format!("cannot encode .npy: {e}"),
-    })?;
+    array
+        .write_npy(&mut bytes)
+        .map_err(|e| FileError::format(path, format!("cannot encode .npy: {e}")))?;
     siamese_io::write_atomically(path, &bytes)?;
     Ok(())
 }
@@ -57,10 +57,7 @@ pub fn export_embeddings(
             labels.len(),
         ));
     }
-    std::fs::create_dir_all(dir).map_err(|source| EvalError::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
+    std::fs::create_dir_all(dir).map_err(|source| FileError::io(dir, source))?;
     let files = EmbeddingFiles {
         embeddings_npy: dir.join(format!("{name}_embeddings.npy")),
         labels_npy: dir.join(format!("{name}_labels.npy")),

@@ -2,6 +2,7 @@
 
 use ndarray::Array2;
 use siamese_eval::{EvalError, Index, Neighbors};
+use siamese_io::FileError;
 
 /// Small integer coordinates: every product and sum is exact in f32, so the GEMM route and
 /// brute force agree bit for bit, ties included.
@@ -140,10 +141,13 @@ fn load_rejects_other_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("junk.safetensors");
     std::fs::write(&path, b"not a safetensors file").unwrap();
-    assert!(matches!(Index::load(&path), Err(EvalError::Format { .. })));
+    assert!(matches!(
+        Index::load(&path),
+        Err(EvalError::File(FileError::Format { .. }))
+    ));
     assert!(matches!(
         Index::load(&dir.path().join("missing")),
-        Err(EvalError::Io { .. })
+        Err(EvalError::File(FileError::Io { .. }))
     ));
     // A tower file is safetensors but not an index.
     let tower = siamese_nn::Tower::new(siamese_nn::TowerSpec {

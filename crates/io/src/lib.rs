@@ -43,9 +43,27 @@ pub enum FileError {
     Format {
         /// The file.
         path: PathBuf,
-        /// What is wrong, e.g. "tensor `params`: expected F32 [10], found F32 [12]".
+        /// What is wrong, e.g. ``tensor `params`: expected F32 [10], found F32 [12]``.
         message: String,
     },
+}
+
+impl FileError {
+    /// A read or write of `path` that the operating system refused.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        FileError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A `path` whose content is not what it should be.
+    pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        FileError::Format {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
 }
 
 impl From<WriteError> for FileError {

@@ -1,5 +1,3 @@
-use std::path::PathBuf;
-
 /// Everything that can go wrong when building, running, saving or loading a tower.
 #[derive(Debug, thiserror::Error)]
 pub enum NnError {
@@ -33,22 +31,9 @@ pub enum NnError {
         /// Values the buffer holds.
         found: usize,
     },
-    /// Reading or writing a model file failed.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// A model file that is not a valid tower file.
-    #[error("{}: {message}", path.display())]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// What was wrong, expected vs found.
-        message: String,
-    },
+    /// A tower file that cannot be read or written, or is not a valid tower file.
+    #[error(transparent)]
+    File(#[from] siamese_io::FileError),
 }
 
 /// The result type of this crate.
@@ -59,14 +44,5 @@ pub(crate) fn shape_error(what: &'static str, expected: &[usize], found: &[usize
         what,
         expected: format!("{expected:?}"),
         found: format!("{found:?}"),
-    }
-}
-
-impl From<siamese_io::FileError> for NnError {
-    fn from(error: siamese_io::FileError) -> Self {
-        match error {
-            siamese_io::FileError::Io { path, source } => NnError::Io { path, source },
-            siamese_io::FileError::Format { path, message } => NnError::Format { path, message },
-        }
     }
 }

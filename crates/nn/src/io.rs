@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use siamese_io::{F32Tensor, TensorFile, write_tensor_file};
+use siamese_io::{F32Tensor, FileError, TensorFile, write_tensor_file};
 
 use crate::{NnError, Result, Tower, TowerSpec};
 
@@ -68,10 +68,7 @@ pub fn save_tower(
     let mut info = metadata.clone();
     info.insert(
         SPEC_KEY.into(),
-        serde_json::to_string(tower.spec()).map_err(|e| NnError::Format {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?,
+        serde_json::to_string(tower.spec()).map_err(|e| FileError::format(path, e.to_string()))?,
     );
     let version = FORMAT_VERSION.to_string();
     write_tensor_file(path, (VERSION_KEY, &version), &tensors, &info)?;

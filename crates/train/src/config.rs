@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use siamese_io::FileError;
 use siamese_nn::Init;
 
 use crate::{Result, TrainError};
@@ -287,10 +288,7 @@ impl std::error::Error for InvalidField {}
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| TrainError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| FileError::io(path, source))?;
         Self::from_ron_str(&text, path)
     }
 

@@ -37,23 +37,10 @@ pub enum TrainError {
     /// The loss rejected its inputs.
     #[error(transparent)]
     Loss(#[from] siamese_loss::LossError),
-    /// Reading or writing a run file failed.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// A run file (metrics, summary, evaluation figures, tower header) whose content is
-    /// not what this build writes.
-    #[error("{}: {message}", path.display())]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, with the line where there is one.
-        message: String,
-    },
+    /// A run file (config, metrics, summary, evaluation figures, tower, checkpoint) that
+    /// cannot be read or written, or whose content is not what this build writes.
+    #[error(transparent)]
+    File(#[from] siamese_io::FileError),
     /// Data whose size does not fit the model, e.g. images of another pixel count.
     #[error("{what}: expected {expected}, found {found}")]
     Mismatch {
@@ -115,17 +102,8 @@ impl TrainError {
     }
 }
 
-impl From<siamese_io::FileError> for TrainError {
-    fn from(error: siamese_io::FileError) -> Self {
-        match error {
-            siamese_io::FileError::Io { path, source } => TrainError::Io { path, source },
-            siamese_io::FileError::Format { path, message } => TrainError::Format { path, message },
-        }
-    }
-}
-
 impl From<siamese_io::WriteError> for TrainError {
-    fn from(siamese_io::WriteError { path, source }: siamese_io::WriteError) -> Self {
-        TrainError::Io { path, source }
+    fn from(error: siamese_io::WriteError) -> Self {
+        TrainError::File(error.into())
     }
 }

@@ -9,11 +9,24 @@
 //! epoch the run directory gets `metrics.jsonl` and a checkpoint; at the end the trained
 //! tower and `summary.json`.
 //!
+//! This crate is also the *run layer*: [`RunDir`] names every file of a run directory and
+//! is the one way to read or write each (typed: [`Summary`], [`EpochMetrics`],
+//! [`EvalReport`], ...), and [`TrainedModel`] is the trained model (tower, parameters,
+//! normalizer, image shape, and the one rule for dense or sparse input,
+//! [`uses_sparse_input`]). Training writes a run; `siamese-eval`, `siamese-report` and the
+//! CLI read it.
+//!
 //! ```no_run
 //! use siamese_train::{Config, RunOptions, Silent, train};
 //! let config = Config::load("configs/base.ron".as_ref())?;
 //! let summary = train(&config, &RunOptions::default(), &mut Silent)?;
 //! println!("test pair accuracy {:.2}%", 100.0 * summary.test_accuracy);
+//!
+//! // Later, or in another program: the finished run, read back.
+//! let run = siamese_train::RunDir::new(&config.output.dir);
+//! let model = run.read_model()?;
+//! let test = siamese_data::Mnist::load(&config.data.dir)?.test;
+//! assert_eq!(model.embed(&test)?.nrows(), test.len());
 //! # Ok::<(), siamese_train::TrainError>(())
 //! ```
 

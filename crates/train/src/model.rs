@@ -7,6 +7,7 @@ use std::path::Path;
 use ndarray::Array2;
 use rayon::prelude::*;
 use siamese_data::{Dataset, Normalizer};
+use siamese_io::FileError;
 use siamese_nn::{CsrBatch, Input, Tower};
 
 use crate::batch::{gather_sparse, view};
@@ -105,10 +106,7 @@ impl TrainedModel {
     /// A missing or malformed file.
     pub fn load(path: &Path) -> Result<Self> {
         let saved = siamese_nn::load_tower(path)?;
-        let format = |message: String| TrainError::Format {
-            path: path.to_owned(),
-            message,
-        };
+        let format = |message: String| TrainError::from(FileError::format(path, message));
         let normalizer = match saved.metadata.get(NORMALIZER_KEY) {
             Some(json) => serde_json::from_str(json)
                 .map_err(|e| format(format!("normalizer `{NORMALIZER_KEY}`: {e}")))?,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use siamese_io::FileError;
 
 pub(crate) use checkpoint::Checkpoint;
 pub use records::{AnomalyReport, ClassScore, EpochMetrics, EvalReport, Summary};
@@ -58,13 +59,10 @@ impl RunDir {
     /// Creates the directory (and its parents) if needed.
     ///
     /// # Errors
-    /// [`TrainError::Io`] when it cannot be created.
+    /// [`TrainError::File`] when it cannot be created.
     pub fn create(path: impl Into<PathBuf>) -> Result<Self> {
         let run = Self::new(path);
-        std::fs::create_dir_all(&run.path).map_err(|source| TrainError::Io {
-            path: run.path.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&run.path).map_err(|source| FileError::io(&run.path, source))?;
         Ok(run)
     }
 
@@ -160,16 +158,14 @@ impl RunDir {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(TrainError::Io { path, source }),
+            Err(source) => return Err(FileError::io(path, source).into()),
         };
         text.lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, line)| {
-                serde_json::from_str(line).map_err(|e| TrainError::Format {
-                    path: path.clone(),
-                    message: format!("line {}: {e}", i + 1),
-                })
+                serde_json::from_str(line)
+                    .map_err(|e| FileError::format(&path, format!("line {}: {e}", i + 1)).into())
             })
             .collect()
     }
@@ -290,14 +286,8 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|source| TrainError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| TrainError::Format {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })
+    let text = std::fs::read_to_string(path).map_err(|source| FileError::io(path, source))?;
+    Ok(serde_json::from_str(&text).map_err(|e| FileError::format(path, e.to_string()))?)
 }
 
 fn internal(e: serde_json::Error) -> TrainError {
