@@ -1,5 +1,6 @@
 //! Data pipeline costs at training shapes: loading the gzipped MNIST training
-//! split, generating the classic pairs, and converting one batch to `f32`.
+//! split, generating the classic pairs, converting one batch to `f32`, and
+//! augmenting images.
 //!
 //! Finds the data through `SIAMESE_DATA_DIR`, else the project's shared copy.
 
@@ -7,10 +8,10 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use siamese_data::{
-    Dataset, Mnist, Normalizer, TRAIN_IMAGES, TRAIN_LABELS, classic_pairs, data_dir_from_env,
-    resolve_file,
+    Augment, Dataset, Mnist, Normalizer, TRAIN_IMAGES, TRAIN_LABELS, augment_seed, classic_pairs,
+    data_dir_from_env, resolve_file,
 };
 
 fn data_dir() -> PathBuf {
@@ -62,5 +63,34 @@ fn bench_data(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_data);
+/// 1,000 real training digits through the augmentation a config would ask for; the
+/// throughput line gives the time per image.
+fn bench_augment(c: &mut Criterion) {
+    let (images, labels) = train_paths();
+    let train = Dataset::load(&images, &labels, None).unwrap();
+    let (height, width) = (train.image_shape()[0], train.image_shape()[1]);
+    let count = 1_000;
+    let aug = Augment {
+        max_shift: 2.0,
+        max_rotation_degrees: 10.0,
+        scale: (0.9, 1.1),
+        horizontal_flip: false,
+    };
+    let mut dst = vec![0u8; train.image_len()];
+    let mut g = c.benchmark_group("augment");
+    g.throughput(Throughput::Elements(count as u64));
+    g.bench_function("mnist_1000", |b| {
+        b.iter(|| {
+            for i in 0..count {
+                let seed = augment_seed(42, 0, i as u64);
+                aug.apply(black_box(train.image(i)), height, width, seed, &mut dst)
+                    .unwrap();
+            }
+            black_box(&dst);
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_data, bench_augment);
 criterion_main!(benches);

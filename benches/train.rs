@@ -31,7 +31,7 @@ fn adam_config() -> OptimizerConfig {
         beta1: 0.9,
         beta2: 0.999,
         eps: 1e-7,
-        weight_decay: 0.0,
+        ..OptimizerConfig::default()
     }
 }
 

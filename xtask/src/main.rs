@@ -10,6 +10,7 @@
 //! so the toolchain that started the xtask is the one that does the work.
 
 mod bench;
+mod quality;
 
 use std::env;
 use std::ffi::OsString;
@@ -45,6 +46,17 @@ TASKS:
                         median of epochs 2-5, GFLOP/s, peak RSS, test accuracy). --reference
                         also runs the JAX and PyTorch references of ../shared/reference when
                         their virtualenvs exist; --runs repeats everything back to back.
+    quality [--configs A,B] [--datasets mnist,fashion] [--novelty [--novelty-config NAME]]
+            [--threads N] [--out DIR]
+                        Train each shipped config (default: configs/*.ron but smoke,
+                        keras-parity and novelty) on MNIST and Fashion-MNIST, `siamese eval`
+                        each run and write quality.md (one table per data set: pair accuracy,
+                        ROC AUC, k-NN, P@1, MAP@R, training time, raw-pixel baseline) and
+                        quality.json into DIR (default target/quality). Data from
+                        ../shared/data/{mnist,fashion-mnist} or $SIAMESE_MNIST_DIR /
+                        $SIAMESE_FASHION_DIR; 2 threads unless --threads. --novelty also
+                        trains configs/novelty.ron (or NAME) once per class with that class
+                        left out and reports `siamese anomaly` AUROC, learned vs raw.
     fuzz [SECONDS]      Fuzz the IDX reader with cargo-fuzz for SECONDS (default 60);
                         needs `cargo install cargo-fuzz`.
     help                Print this help.
@@ -128,6 +140,7 @@ fn run(args: &[OsString]) -> Result {
         "data" => siamese("data", rest, None),
         "fuzz" => fuzz(rest),
         "bench" => bench::bench(rest),
+        "quality" => quality::quality(rest),
         other => Err(Failure::usage(format!("unknown task `{other}`"))),
     }
 }

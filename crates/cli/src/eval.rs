@@ -50,6 +50,7 @@ pub(crate) fn run(args: EvalArgs) -> Result<()> {
 
 fn print_report(run_dir: &Path, r: &EvalReport) {
     println!("run                  {}", run_dir.display());
+    println!("distance             {}", r.distance);
     println!("test pairs           {}", r.test_pairs);
     println!(
         "test pair accuracy   {:.2}% (threshold {:.3})",

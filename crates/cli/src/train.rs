@@ -35,6 +35,10 @@ pub(crate) struct TrainArgs {
     /// Override data.dir [also: $SIAMESE_DATA_DIR].
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Override data.exclude_classes: classes left out of training and validation, e.g.
+    /// `--exclude-classes 3` or `--exclude-classes 3,7` (for `siamese anomaly`).
+    #[arg(long, value_name = "CLASSES", value_delimiter = ',')]
+    exclude_classes: Option<Vec<u32>>,
     /// Do not download missing data files.
     #[arg(long)]
     offline: bool,
@@ -52,6 +56,7 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
             seed: args.seed,
             output_dir: args.out,
             data_dir: Some(data_dir.clone()),
+            exclude_classes: args.exclude_classes,
         })
         .with_context(|| format!("command-line overrides of {}", args.config.display()))?;
     if !args.offline {

@@ -347,6 +347,37 @@ pub enum DataError {
         value: f64,
     },
 
+    /// A class-balanced batch shape with no classes or no images per class.
+    #[error(
+        "class-balanced batches of {classes_per_batch} classes × {images_per_class} images \
+         per class are empty; expected both numbers to be at least 1"
+    )]
+    EmptyBatchShape {
+        /// Classes per batch (P).
+        classes_per_batch: usize,
+        /// Images per class (K).
+        images_per_class: usize,
+    },
+
+    /// A class-balanced batch asks for more distinct classes than have images.
+    #[error(
+        "class-balanced batches of {classes_per_batch} distinct classes need at least \
+         {classes_per_batch} classes with images, found {available}"
+    )]
+    NotEnoughClassesForBatch {
+        /// Classes per batch requested (P).
+        classes_per_batch: usize,
+        /// Classes that have at least one image.
+        available: usize,
+    },
+
+    /// Augmentation parameters that are not finite, negative, or out of order.
+    #[error("invalid augmentation parameters: {reason}")]
+    InvalidAugment {
+        /// Which field is wrong, its value, and what is expected.
+        reason: String,
+    },
+
     /// Deserialized normalizer parameters are unusable or inconsistent.
     #[error("invalid normalizer parameters: {reason}")]
     InvalidNormalizer {

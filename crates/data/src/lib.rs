@@ -14,6 +14,11 @@
 //!   [`random_pairs`] produce seeded [`Pair`]s of sample indices.
 //!   **`similar == true` means target 1.0** — the opposite of Hadsell, Chopra
 //!   & LeCun's `Y`; see [`pairs`].
+//! - **Class-balanced batches**: [`ClassBalancedSampler`] draws seeded
+//!   batches of P classes × K images for in-batch mining losses.
+//! - **Augmentation**: [`Augment`] applies a seeded random shift, rotation,
+//!   scaling and optional flip to `u8` images; [`augment_seed`] derives
+//!   per-image seeds that do not depend on threading.
 //!
 //! The data directory is an argument everywhere; [`default_data_dir`] reads
 //! the `SIAMESE_DATA_DIR` environment variable and falls back to
@@ -46,16 +51,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod augment;
 mod dataset;
 mod error;
 mod idx;
 mod mnist;
 mod normalize;
 pub mod pairs;
+mod sampler;
 
 #[cfg(feature = "download")]
 pub mod download;
 
+pub use augment::{Augment, augment_seed};
 pub use dataset::{Dataset, Holdout, MAX_CLASSES};
 pub use error::{DataError, Result};
 pub use idx::{Compression, IdxArray, IdxData, IdxType, MAX_DIMS, MAX_PAYLOAD_BYTES};
@@ -66,3 +74,4 @@ pub use mnist::{
 };
 pub use normalize::Normalizer;
 pub use pairs::{Pair, classic_pairs, epoch_seed, random_pairs};
+pub use sampler::ClassBalancedSampler;

@@ -53,14 +53,21 @@ fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Sample indices per class, in dataset order, after validating labels.
-fn indices_by_class(labels: &[u32], num_classes: usize) -> Result<Vec<Vec<u32>>> {
+const PAIRS_ORIGIN: &str = "labels passed to pair generation";
+
+/// Sample indices per class, in dataset order, after validating labels;
+/// `origin` names the caller in error messages.
+pub(crate) fn indices_by_class(
+    labels: &[u32],
+    num_classes: usize,
+    origin: &str,
+) -> Result<Vec<Vec<u32>>> {
     if u32::try_from(labels.len()).is_err() {
         return Err(DataError::TooManySamples { len: labels.len() });
     }
     if num_classes > crate::MAX_CLASSES {
         return Err(DataError::TooManyClasses {
-            origin: "labels passed to pair generation".to_owned(),
+            origin: origin.to_owned(),
             num_classes,
             max: crate::MAX_CLASSES,
         });
@@ -70,7 +77,7 @@ fn indices_by_class(labels: &[u32], num_classes: usize) -> Result<Vec<Vec<u32>>>
         let class = by_class
             .get_mut(l as usize)
             .ok_or_else(|| DataError::LabelOutOfRange {
-                origin: "labels passed to pair generation".to_owned(),
+                origin: origin.to_owned(),
                 index: i,
                 label: i64::from(l),
                 num_classes,
@@ -100,7 +107,7 @@ pub fn classic_pairs(labels: &[u32], num_classes: usize, seed: u64) -> Result<Ve
     }
     // Classes without samples (e.g. one left out on purpose) take no part; the recipe runs
     // over the classes present.
-    let by_class: Vec<Vec<u32>> = indices_by_class(labels, num_classes)?
+    let by_class: Vec<Vec<u32>> = indices_by_class(labels, num_classes, PAIRS_ORIGIN)?
         .into_iter()
         .filter(|members| !members.is_empty())
         .collect();
@@ -164,7 +171,7 @@ pub fn random_pairs(
             value: positive_fraction,
         });
     }
-    let by_class = indices_by_class(labels, num_classes)?;
+    let by_class = indices_by_class(labels, num_classes, PAIRS_ORIGIN)?;
     // Exact for any count that fits in memory; clamped against rounding.
     let positives = ((count as f64 * positive_fraction).round() as usize).min(count);
     let negatives = count - positives;

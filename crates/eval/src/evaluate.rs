@@ -1,5 +1,6 @@
 //! Whole-run evaluation: what `siamese eval` computes, as a library call.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use ndarray::Array2;
@@ -106,8 +107,53 @@ pub fn evaluate(
         raw_precision_at_1: raw.map(|r| r.retrieval.precision_at_1),
         raw_r_precision: raw.map(|r| r.retrieval.r_precision),
         raw_map_at_r: raw.map(|r| r.retrieval.map_at_r),
+        distance: if model.normalizes_embeddings() {
+            "euclidean between unit-length (L2-normalized) embeddings".into()
+        } else {
+            "euclidean".into()
+        },
+        definitions: definitions(gallery.len(), data.test.len(), data.test_pairs.len()),
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// What each group of figures of [`evaluate`] measures, for `eval.json`.
+fn definitions(
+    index_images: usize,
+    test_images: usize,
+    test_pairs: usize,
+) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "pairs".into(),
+            format!(
+                "{test_pairs} seeded test pairs (classic recipe, half similar); predicted \
+                 similar when the distance is below the threshold; ROC AUC and EER of the \
+                 negated distance"
+            ),
+        ),
+        (
+            "knn".into(),
+            format!(
+                "each of the {test_images} test images queries the {index_images} training \
+                 images (the whole training file, validation holdout included); 1-NN: the \
+                 nearest one's label; 5-NN: majority of the 5 nearest, ties to the nearest"
+            ),
+        ),
+        (
+            "retrieval".into(),
+            format!(
+                "each of the {test_images} test images queries the other test images \
+                 (leave-one-out); R = the number of other test images of its class; \
+                 precision@1, R-precision and MAP@R as pytorch-metric-learning's \
+                 AccuracyCalculator defines them"
+            ),
+        ),
+        (
+            "raw".into(),
+            "the same k-NN and retrieval figures with raw pixels (p / 255) as the embedding".into(),
+        ),
+    ])
 }
 
 /// k-NN accuracy (k = 1, 5) of `test` against `train`, and retrieval figures of `test`

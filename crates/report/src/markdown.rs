@@ -194,10 +194,18 @@ fn write_evaluation(md: &mut String, e: &EvalReport, path: &str) {
     let _ = writeln!(
         md,
         "From `{path}`: {} test pairs; k-NN of {} test images against {} training images; \
-         retrieval (precision@1, R-precision, MAP@R) of each test image among the others. Raw \
-         pixels are the same figures with `p / 255` pixels as the embedding.\n\n\
+         retrieval (precision@1, R-precision, MAP@R) of each test image among the others; \
+         distance: {}. Raw pixels are the same figures with `p / 255` pixels as the \
+         embedding.\n\n\
          | Figure | Learned | Raw pixels |\n|---|---:|---:|",
-        e.test_pairs, e.test_images, e.index_images
+        e.test_pairs,
+        e.test_images,
+        e.index_images,
+        if e.distance.is_empty() {
+            "euclidean"
+        } else {
+            &e.distance
+        }
     );
     let rows = [
         (

@@ -3,7 +3,11 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::config::OptimizerConfig;
+use crate::config::{LrSchedule, OptimizerConfig};
+
+fn one() -> f32 {
+    1.0
+}
 
 /// Elements per parallel chunk: large enough to amortize scheduling, small enough that the
 /// 535k parameters of the tutorial's tower split across both cores.
@@ -14,7 +18,7 @@ const CHUNK: usize = 1 << 14;
 ///
 /// ```
 /// use siamese_train::{Adam, OptimizerConfig};
-/// let config = OptimizerConfig { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 };
+/// let config = OptimizerConfig { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, ..Default::default() };
 /// let mut adam = Adam::new(&config, 1);
 /// let mut params = [1.0f32];
 /// adam.step(&mut params, &[2.0]);
@@ -28,6 +32,10 @@ pub struct Adam {
     beta2: f32,
     eps: f32,
     weight_decay: f32,
+    schedule: LrSchedule,
+    /// The schedule's factor for the next step; not state, set before every step.
+    #[serde(skip, default = "one")]
+    lr_factor: f32,
     /// Steps taken so far.
     pub(crate) t: u64,
     /// First moments.
@@ -45,6 +53,8 @@ impl Adam {
             beta2: config.beta2,
             eps: config.eps,
             weight_decay: config.weight_decay,
+            schedule: config.schedule,
+            lr_factor: 1.0,
             t: 0,
             m: vec![0.0; len],
             v: vec![0.0; len],
@@ -59,7 +69,14 @@ impl Adam {
             beta2: self.beta2,
             eps: self.eps,
             weight_decay: self.weight_decay,
+            schedule: self.schedule,
         }
+    }
+
+    /// Sets the learning rate of the next steps to `factor · lr` (see
+    /// [`LrSchedule::factor`]).
+    pub fn set_lr_factor(&mut self, factor: f32) {
+        self.lr_factor = factor;
     }
 
     /// Steps taken.
@@ -128,10 +145,10 @@ impl Adam {
         Coefficients {
             b1,
             b2,
-            step_size: self.lr / (1.0 - b1.powi(t)),
+            step_size: self.lr * self.lr_factor / (1.0 - b1.powi(t)),
             inv_sqrt_c2: 1.0 / (1.0 - b2.powi(t)).sqrt(),
             eps: self.eps,
-            decay: self.lr * self.weight_decay,
+            decay: self.lr * self.lr_factor * self.weight_decay,
         }
     }
 }
@@ -207,6 +224,7 @@ mod tests {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay,
+            ..OptimizerConfig::default()
         }
     }
 

@@ -119,6 +119,10 @@ pub struct ModelConfig {
     /// Weight initialization; biases start at zero.
     #[serde(default)]
     pub init: Init,
+    /// Scale every embedding to unit length (L2), in training and in every later use, so
+    /// distances lie in [0, 2] and the similarity losses see cosine similarities.
+    #[serde(default)]
+    pub normalize: bool,
 }
 
 /// The `loss` section.
@@ -130,6 +134,59 @@ pub struct LossConfig {
     /// A pair is predicted similar when its distance is below this; default m / 2.
     #[serde(default)]
     pub threshold: Option<f32>,
+    /// What training minimizes. `Pairs` (the default) is the contrastive loss above on the
+    /// pairs of `training.pairs`; the others look at every pair of a class-balanced batch
+    /// (`training.batches: ClassBalanced(..)`). The contrastive loss with `margin` still
+    /// scores validation and test pairs.
+    #[serde(default)]
+    pub objective: Objective,
+}
+
+/// The training objective.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum Objective {
+    /// The tutorial's contrastive loss on the given pairs.
+    #[default]
+    Pairs,
+    /// The contrastive loss (with `loss.margin`) over all pairs of each batch, similar and
+    /// dissimilar pairs averaged separately.
+    AllPairs,
+    /// The triplet margin loss on Euclidean distances, with in-batch mining.
+    Triplet {
+        /// Margin between the anchor–positive and anchor–negative distances.
+        margin: f32,
+        /// Which triplets count.
+        mining: TripletMining,
+    },
+    /// The multi-similarity loss (Wang et al. 2019) with its miner, on cosine
+    /// similarities (needs `model.normalize: true`).
+    MultiSimilarity {
+        /// Weight of positive similarities (2 in the paper).
+        alpha: f32,
+        /// Weight of negative similarities (50).
+        beta: f32,
+        /// The similarity offset λ (0.5).
+        base: f32,
+        /// The miner's margin ε (0.1).
+        epsilon: f32,
+    },
+    /// The supervised contrastive loss (Khosla et al. 2020) on cosine similarities (needs
+    /// `model.normalize: true`).
+    SupCon {
+        /// The softmax temperature τ (0.1).
+        temperature: f32,
+    },
+}
+
+/// Triplets a triplet loss trains on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TripletMining {
+    /// Every valid triplet of the batch; the loss averages those with a positive loss.
+    BatchAll,
+    /// Per anchor, its farthest positive and nearest negative.
+    BatchHard,
+    /// Per positive pair, the nearest negative farther than the positive (FaceNet).
+    SemiHard,
 }
 
 impl LossConfig {
@@ -145,6 +202,33 @@ impl LossConfig {
     /// A margin that is not a positive finite number.
     pub fn contrastive(&self) -> Result<siamese_loss::Contrastive> {
         Ok(siamese_loss::Contrastive::new(self.margin)?)
+    }
+
+    /// The in-batch loss of `objective`, or `None` for the pair-wise objective.
+    ///
+    /// # Errors
+    /// A hyper-parameter the loss rejects.
+    pub fn batch_loss(&self) -> Result<Option<Box<dyn siamese_loss::BatchLoss + Send + Sync>>> {
+        use siamese_loss as loss;
+        Ok(Some(match self.objective {
+            Objective::Pairs => return Ok(None),
+            Objective::AllPairs => Box::new(loss::AllPairsContrastive::new(self.margin)?),
+            Objective::Triplet { margin, mining } => {
+                let mining = match mining {
+                    TripletMining::BatchAll => loss::TripletMining::BatchAll,
+                    TripletMining::BatchHard => loss::TripletMining::BatchHard,
+                    TripletMining::SemiHard => loss::TripletMining::SemiHard,
+                };
+                Box::new(loss::Triplet::new(margin, mining)?)
+            }
+            Objective::MultiSimilarity {
+                alpha,
+                beta,
+                base,
+                epsilon,
+            } => Box::new(loss::MultiSimilarity::new(alpha, beta, base, epsilon)?),
+            Objective::SupCon { temperature } => Box::new(loss::SupCon::new(temperature)?),
+        }))
     }
 }
 
@@ -166,6 +250,64 @@ pub struct OptimizerConfig {
     /// Decoupled weight decay (AdamW); 0 turns it off.
     #[serde(default)]
     pub weight_decay: f32,
+    /// How the learning rate changes over the run.
+    #[serde(default)]
+    pub schedule: LrSchedule,
+}
+
+/// The learning rate over a run, as a factor of `optimizer.lr`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum LrSchedule {
+    /// `lr` throughout.
+    #[default]
+    Constant,
+    /// A linear warm-up from `lr / warmup_steps` to `lr` over `warmup_epochs`, then a cosine
+    /// decay to `final_fraction · lr` at the last step (Loshchilov & Hutter's SGDR without
+    /// restarts).
+    Cosine {
+        /// Epochs of linear warm-up (may be fractional; 0 for none).
+        warmup_epochs: f32,
+        /// The learning rate at the end, as a share of `lr`.
+        final_fraction: f32,
+    },
+}
+
+impl LrSchedule {
+    /// The factor of `lr` at step `step` (0-based) of `total` steps, `steps_per_epoch` per
+    /// epoch.
+    pub fn factor(&self, step: u64, total: u64, steps_per_epoch: u64) -> f32 {
+        match *self {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine {
+                warmup_epochs,
+                final_fraction,
+            } => {
+                let warmup = (f64::from(warmup_epochs) * steps_per_epoch as f64).round() as u64;
+                if step < warmup {
+                    return ((step + 1) as f64 / warmup as f64) as f32;
+                }
+                let span = total.saturating_sub(warmup).max(1) as f64;
+                let progress = ((step - warmup) as f64 / span).min(1.0);
+                let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+                let f = f64::from(final_fraction);
+                (f + (1.0 - f) * cosine) as f32
+            }
+        }
+    }
+}
+
+impl Default for OptimizerConfig {
+    /// Adam's usual settings: lr 1e-3, β = (0.9, 0.999), ε = 1e-8, no decay, constant rate.
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            beta1: default_beta1(),
+            beta2: default_beta2(),
+            eps: default_adam_eps(),
+            weight_decay: 0.0,
+            schedule: LrSchedule::Constant,
+        }
+    }
 }
 
 fn default_beta1() -> f32 {
@@ -186,8 +328,18 @@ pub struct TrainingConfig {
     pub epochs: usize,
     /// Pairs per optimizer step (each pair is two images, so a step runs 2 × this many rows).
     pub batch_size: usize,
-    /// How training pairs are made.
+    /// How training pairs are made (for `loss.objective: Pairs`).
+    #[serde(default = "default_pairs")]
     pub pairs: PairRecipe,
+    /// How minibatches are drawn: `Pairs` (the default), `batch_size` pairs of
+    /// `pairs` per step; or `ClassBalanced(images_per_class: K)`, `batch_size` images per
+    /// step, K of each of `batch_size / K` classes, for the in-batch objectives.
+    #[serde(default)]
+    pub batches: BatchRecipe,
+    /// Random affine changes of each training image as it is read (None = the images as
+    /// they are); seeded per epoch and image, so runs stay reproducible.
+    #[serde(default)]
+    pub augment: Option<siamese_data::Augment>,
     /// The one seed every random choice derives from.
     pub seed: u64,
     /// Worker threads; 0 means one per core. Results do not depend on it.
@@ -204,6 +356,25 @@ pub struct TrainingConfig {
 
 fn default_shard_pairs() -> usize {
     64
+}
+
+fn default_pairs() -> PairRecipe {
+    PairRecipe::Classic
+}
+
+/// How the minibatches of a step are drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BatchRecipe {
+    /// `batch_size` pairs of `training.pairs`: both images of each pair go through the tower.
+    #[default]
+    Pairs,
+    /// `batch_size` images: `images_per_class` of each of `batch_size / images_per_class`
+    /// classes (like pytorch-metric-learning's `MPerClassSampler`). An epoch is as many
+    /// batches as fit in the training images.
+    ClassBalanced {
+        /// Images of each class in a batch (K).
+        images_per_class: usize,
+    },
 }
 
 /// Recipes for training pairs. Label convention everywhere: 1 = similar, 0 = dissimilar.
@@ -260,6 +431,8 @@ pub struct Overrides {
     pub output_dir: Option<PathBuf>,
     /// `data.dir`.
     pub data_dir: Option<PathBuf>,
+    /// `data.exclude_classes`.
+    pub exclude_classes: Option<Vec<u32>>,
 }
 
 /// A semantic config error: the field, its bad value and the rule it breaks.
@@ -343,6 +516,9 @@ impl Config {
         if let Some(v) = o.data_dir {
             self.data.dir = v;
         }
+        if let Some(v) = o.exclude_classes {
+            self.data.exclude_classes = v;
+        }
         self.validate()
     }
 
@@ -382,6 +558,26 @@ impl Config {
                 return Err(bad(field, beta, "a number in [0, 1)"));
             }
         }
+        if let LrSchedule::Cosine {
+            warmup_epochs,
+            final_fraction,
+        } = self.optimizer.schedule
+        {
+            if !(warmup_epochs.is_finite() && warmup_epochs >= 0.0) {
+                return Err(bad(
+                    "optimizer.schedule.warmup_epochs",
+                    warmup_epochs,
+                    "a finite number ≥ 0",
+                ));
+            }
+            if !(0.0..=1.0).contains(&final_fraction) {
+                return Err(bad(
+                    "optimizer.schedule.final_fraction",
+                    final_fraction,
+                    "a share in [0, 1]",
+                ));
+            }
+        }
         let wd = self.optimizer.weight_decay;
         if !(wd.is_finite() && wd >= 0.0) {
             return Err(bad("optimizer.weight_decay", wd, "a finite number ≥ 0"));
@@ -394,6 +590,90 @@ impl Config {
         }
         if self.training.shard_pairs == 0 {
             return Err(bad("training.shard_pairs", 0, "at least 1 pair"));
+        }
+        let in_batch = self.loss.objective != Objective::Pairs;
+        match self.training.batches {
+            BatchRecipe::Pairs if in_batch => {
+                return Err(bad(
+                    "training.batches",
+                    self.training.batches,
+                    "ClassBalanced(images_per_class: K) for an in-batch loss.objective",
+                ));
+            }
+            BatchRecipe::ClassBalanced { .. } if !in_batch => {
+                return Err(bad(
+                    "loss.objective",
+                    self.loss.objective,
+                    "an in-batch objective (AllPairs, Triplet, MultiSimilarity, SupCon) for \
+                     class-balanced batches",
+                ));
+            }
+            BatchRecipe::ClassBalanced { images_per_class } => {
+                let batch = self.training.batch_size;
+                if images_per_class < 2
+                    || batch % images_per_class != 0
+                    || batch < 2 * images_per_class
+                {
+                    return Err(bad(
+                        "training.batches.images_per_class",
+                        images_per_class,
+                        &format!(
+                            "at least 2, dividing training.batch_size ({batch}) into at least 2 classes"
+                        ),
+                    ));
+                }
+            }
+            BatchRecipe::Pairs => {}
+        }
+        if let Some(augment) = &self.training.augment {
+            if self.training.batches == BatchRecipe::Pairs {
+                return Err(bad(
+                    "training.augment",
+                    augment,
+                    "None with pair batches (augmentation is applied to class-balanced batches)",
+                ));
+            }
+            augment
+                .validate()
+                .map_err(|e| bad("training.augment", augment, &e.to_string()))?;
+        }
+        match self.loss.objective {
+            Objective::Pairs | Objective::AllPairs => {}
+            Objective::Triplet { margin, .. } => positive("loss.objective.margin", margin)?,
+            Objective::MultiSimilarity {
+                alpha,
+                beta,
+                base,
+                epsilon,
+            } => {
+                positive("loss.objective.alpha", alpha)?;
+                positive("loss.objective.beta", beta)?;
+                if !base.is_finite() {
+                    return Err(bad("loss.objective.base", base, "a finite number"));
+                }
+                if !(epsilon.is_finite() && epsilon >= 0.0) {
+                    return Err(bad(
+                        "loss.objective.epsilon",
+                        epsilon,
+                        "a finite number ≥ 0",
+                    ));
+                }
+            }
+            Objective::SupCon { temperature } => {
+                positive("loss.objective.temperature", temperature)?;
+            }
+        }
+        if matches!(
+            self.loss.objective,
+            Objective::MultiSimilarity { .. } | Objective::SupCon { .. }
+        ) && !self.model.normalize
+        {
+            return Err(bad(
+                "model.normalize",
+                false,
+                "true: MultiSimilarity and SupCon compare cosine similarities of unit-length \
+                 embeddings",
+            ));
         }
         if let PairRecipe::Random {
             count,

@@ -59,6 +59,18 @@ pub enum TrainError {
         /// What does not match.
         message: String,
     },
+    /// The observer asked the run to stop after a finished epoch.
+    #[error(
+        "stopped after epoch {epoch} as asked; the checkpoint is in {}: train again with \
+         --resume to continue",
+        run_dir.display()
+    )]
+    Stopped {
+        /// The last finished epoch (1-based).
+        epoch: usize,
+        /// The run directory.
+        run_dir: PathBuf,
+    },
     /// The loss or a gradient became NaN or infinite.
     #[error(
         "non-finite {what} at epoch {epoch}, step {step}: training stopped; the checkpoint of \

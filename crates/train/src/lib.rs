@@ -32,6 +32,7 @@
 
 mod adam;
 mod batch;
+mod batch_step;
 mod config;
 mod error;
 mod model;
@@ -44,10 +45,11 @@ mod step;
 mod training;
 
 pub use adam::Adam;
+pub use batch_step::{BatchStepContext, BatchStepper};
 pub use config::{
-    Config, DataConfig, FirstLayer, HoldoutFrom, InvalidField, LossConfig, ModelConfig,
-    Normalization, OptimizerConfig, OutputConfig, Overrides, PairRecipe, TrainingConfig,
-    Validation,
+    BatchRecipe, Config, DataConfig, FirstLayer, HoldoutFrom, InvalidField, LossConfig, LrSchedule,
+    ModelConfig, Normalization, Objective, OptimizerConfig, OutputConfig, Overrides, PairRecipe,
+    TrainingConfig, TripletMining, Validation,
 };
 pub use error::{Result, TrainError};
 pub use model::{TrainedModel, pixel_density, uses_sparse_input};

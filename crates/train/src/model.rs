@@ -18,6 +18,8 @@ use crate::{Result, TrainError};
 const NORMALIZER_KEY: &str = "siamese.normalizer";
 /// Metadata key under which a tower file stores the image shape (JSON).
 const IMAGE_SHAPE_KEY: &str = "siamese.image_shape";
+/// Metadata key under which a tower file says its embeddings are scaled to unit length.
+const NORMALIZE_KEY: &str = "siamese.normalize_embeddings";
 
 /// Images per parallel chunk when embedding. Fixed, so results do not depend on threads.
 const EMBED_CHUNK: usize = 256;
@@ -60,6 +62,7 @@ pub struct TrainedModel {
     normalizer: Normalizer,
     image_shape: Option<Vec<usize>>,
     first_layer: FirstLayer,
+    normalize: bool,
 }
 
 impl TrainedModel {
@@ -82,7 +85,20 @@ impl TrainedModel {
             normalizer,
             image_shape: None,
             first_layer: FirstLayer::Auto,
+            normalize: false,
         })
+    }
+
+    /// Scales every embedding to unit length (L2) after the tower, as training did when
+    /// the config says `model.normalize: true`; saved with the tower.
+    pub fn with_normalized_embeddings(mut self, normalize: bool) -> Self {
+        self.normalize = normalize;
+        self
+    }
+
+    /// Whether embeddings are scaled to unit length.
+    pub fn normalizes_embeddings(&self) -> bool {
+        self.normalize
     }
 
     /// Records the shape of the images (e.g. `[28, 28]`), saved with the tower.
@@ -119,8 +135,18 @@ impl TrainedModel {
             ),
             None => None,
         };
+        let normalize = match saved.metadata.get(NORMALIZE_KEY).map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(format(format!(
+                    "`{NORMALIZE_KEY}`: expected true or false, found {other:?}"
+                )));
+            }
+        };
         let mut model = Self::new(saved.tower, saved.params, normalizer)?;
         model.image_shape = image_shape;
+        model.normalize = normalize;
         Ok(model)
     }
 
@@ -134,6 +160,10 @@ impl TrainedModel {
             BTreeMap::from([(NORMALIZER_KEY.to_owned(), to_json(&self.normalizer)?)]);
         if let Some(shape) = &self.image_shape {
             metadata.insert(IMAGE_SHAPE_KEY.to_owned(), to_json(shape)?);
+        }
+        // Only written when set, so towers of the pair recipe keep their old header.
+        if self.normalize {
+            metadata.insert(NORMALIZE_KEY.to_owned(), "true".to_owned());
         }
         siamese_nn::save_tower(path, &self.tower, &self.params, &metadata)?;
         Ok(())
@@ -190,6 +220,9 @@ impl TrainedModel {
             }
         };
         feed(format!("{:?}", self.tower.spec()).as_bytes());
+        if self.normalize {
+            feed(b"normalize");
+        }
         feed(
             &self
                 .normalizer
@@ -278,9 +311,10 @@ impl TrainedModel {
                             EMBED_CHUNK,
                             EMBED_CHUNK * image_len / 4,
                         ),
+                        vec![0.0f32; EMBED_CHUNK],
                     )
                 },
-                |(ws, dense, csr), (chunk, out_rows)| -> Result<()> {
+                |(ws, dense, csr, norms), (chunk, out_rows)| -> Result<()> {
                     let start = chunk * EMBED_CHUNK;
                     let rows = out_rows.len() / dim;
                     let indices = start..start + rows;
@@ -296,11 +330,23 @@ impl TrainedModel {
                     for (dst, src) in out_rows.iter_mut().zip(emb.iter()) {
                         *dst = *src;
                     }
+                    if self.normalize {
+                        normalize_rows(out_rows, dim, norms)?;
+                    }
                     Ok(())
                 },
             )?;
         Ok(out)
     }
+}
+
+/// Scales each row of `rows` (`dim` wide) to unit length in place, exactly as the training
+/// step does, so a model's distances after training equal those it was trained on.
+pub(crate) fn normalize_rows(rows: &mut [f32], dim: usize, norms: &mut [f32]) -> Result<()> {
+    let n = rows.len() / dim.max(1);
+    let input = rows.to_vec();
+    siamese_loss::l2_normalize(&input, dim, rows, &mut norms[..n])?;
+    Ok(())
 }
 
 fn to_json(value: &impl serde::Serialize) -> Result<String> {

@@ -34,6 +34,11 @@ pub trait Observer: Send {
     fn step(&mut self, _progress: &StepProgress) {}
     /// An epoch finished and was checkpointed.
     fn epoch_finished(&mut self, _metrics: &EpochMetrics) {}
+    /// Asked after every checkpointed epoch: `true` stops the run there with
+    /// [`crate::TrainError::Stopped`]; `--resume` continues it exactly.
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
 }
 
 /// An observer that ignores everything.

@@ -13,3 +13,5 @@ pub(crate) const SHUFFLE: u64 = 4 << 40;
 pub(crate) const HOLDOUT: u64 = 5 << 40;
 /// Test pairs.
 pub(crate) const TEST_PAIRS: u64 = 6 << 40;
+/// The class-balanced batches of each epoch (plus the epoch, inside the sampler).
+pub(crate) const BATCHES: u64 = 7 << 40;

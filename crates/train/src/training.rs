@@ -8,12 +8,13 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use siamese_data::{Dataset, Pair, epoch_seed};
-use siamese_loss::Contrastive;
+use siamese_data::{ClassBalancedSampler, Dataset, Pair, epoch_seed};
+use siamese_loss::{BatchLoss, Contrastive};
 use siamese_nn::{Tower, TowerSpec};
 
 use crate::adam::Adam;
-use crate::config::{Config, PairRecipe};
+use crate::batch_step::{BatchStepContext, BatchStepper};
+use crate::config::{BatchRecipe, Config, LrSchedule, PairRecipe};
 use crate::model::{TrainedModel, uses_sparse_input};
 use crate::observer::{Observer, RunInfo, StepProgress};
 use crate::prepare::{PreparedData, make_train_pairs};
@@ -72,6 +73,8 @@ struct Training<'c> {
     threads: usize,
     start_epoch: usize,
     history: Vec<EpochMetrics>,
+    /// Images through the tower per epoch (each pair counts two).
+    images_per_epoch: usize,
 }
 
 impl<'c> Training<'c> {
@@ -96,7 +99,8 @@ impl<'c> Training<'c> {
         let adam = Adam::new(&config.optimizer, tower.num_params());
         let model = TrainedModel::new(tower, params, data.normalizer.clone())?
             .with_image_shape(data.train.image_shape().to_vec())
-            .with_first_layer(config.training.first_layer);
+            .with_first_layer(config.training.first_layer)
+            .with_normalized_embeddings(config.model.normalize);
         let mut training = Training {
             config,
             run,
@@ -108,6 +112,7 @@ impl<'c> Training<'c> {
             threads,
             start_epoch: 0,
             history: Vec::new(),
+            images_per_epoch: 0,
         };
         if options.resume {
             training.resume()?;
@@ -129,9 +134,10 @@ impl<'c> Training<'c> {
         if checkpoint.fingerprint != fingerprint || checkpoint.seed != self.config.training.seed {
             return Err(TrainError::Checkpoint {
                 path,
-                message: "made with a different config; a resumed run may change only epochs, threads and the \
-                          output and data directories"
-                    .into(),
+                message:
+                    "made with a different config; a resumed run may change only epochs (under a \
+                          constant learning rate), threads and the output and data directories"
+                        .into(),
             });
         }
         let params = self.model.params_mut();
@@ -174,48 +180,21 @@ impl<'c> Training<'c> {
             threads: self.threads,
             start_epoch: self.start_epoch,
         });
-        let mut stepper = Stepper::new(
-            self.model.tower(),
-            training.batch_size,
-            training.shard_pairs,
-            self.data.train.image_len(),
-        );
-        let fresh_pairs = matches!(
-            training.pairs,
-            PairRecipe::Random {
-                fresh_each_epoch: true,
-                ..
-            }
-        );
-        let mut pairs = Vec::with_capacity(self.data.train_pairs.len());
+        let mut steps = EpochSteps::new(self.config, &self.data, self.model.tower())?;
+        self.images_per_epoch = steps.images_per_epoch(&self.data);
+        let steps_per_epoch = steps.steps_per_epoch(&self.data, training.batch_size) as u64;
+        let total_steps = steps_per_epoch * training.epochs as u64;
+        let schedule = self.config.optimizer.schedule;
         for epoch in self.start_epoch..training.epochs {
-            // Each epoch shuffles from the same starting order, so an epoch depends on
-            // (seed, epoch) alone and a resumed run replays it exactly.
-            pairs.clear();
-            if fresh_pairs && epoch > 0 {
-                pairs.extend(make_train_pairs(self.config, &self.data.train, epoch)?);
-            } else {
-                pairs.extend_from_slice(&self.data.train_pairs);
-            }
-            let mut rng =
-                ChaCha8Rng::seed_from_u64(epoch_seed(training.seed, seeds::SHUFFLE + epoch as u64));
-            pairs.shuffle(&mut rng);
-            let steps = pairs.len().div_ceil(training.batch_size);
-            observer.epoch_started(epoch + 1, training.epochs, steps);
+            let (count, batch, step_count) = steps.start_epoch(self.config, &self.data, epoch)?;
+            observer.epoch_started(epoch + 1, training.epochs, step_count);
             let started = Instant::now();
             let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-            for (step, batch) in pairs.chunks(training.batch_size).enumerate() {
-                let ctx = StepContext {
-                    tower: self.model.tower(),
-                    params: self.model.params(),
-                    data: &self.data.train,
-                    normalizer: &self.data.normalizer,
-                    loss: &self.loss,
-                    scale: 1.0 / batch.len() as f32,
-                    threshold,
-                    sparse: self.sparse,
-                };
-                let (batch_loss, batch_correct) = stepper.run(&ctx, batch)?;
+            for step in 0..step_count {
+                let global_step = epoch as u64 * steps_per_epoch + step as u64;
+                self.adam
+                    .set_lr_factor(schedule.factor(global_step, total_steps, steps_per_epoch));
+                let (batch_loss, batch_correct) = steps.step(&self, epoch, step)?;
                 let position = |what| TrainError::NonFinite {
                     what,
                     epoch: epoch + 1,
@@ -226,17 +205,17 @@ impl<'c> Training<'c> {
                 }
                 if !self
                     .adam
-                    .step_sum(self.model.params_mut(), stepper.gradients())
+                    .step_sum(self.model.params_mut(), steps.gradients())
                 {
                     return Err(position("gradient"));
                 }
                 loss_sum += batch_loss;
                 correct += batch_correct;
-                let seen = ((step + 1) * training.batch_size).min(pairs.len());
+                let seen = ((step + 1) * batch).min(count);
                 observer.step(&StepProgress {
                     epoch: epoch + 1,
                     step: step + 1,
-                    steps,
+                    steps: step_count,
                     loss: loss_sum / seen as f64,
                     accuracy: correct as f64 / seen as f64,
                     pairs_per_second: seen as f64 / started.elapsed().as_secs_f64().max(1e-9),
@@ -253,17 +232,23 @@ impl<'c> Training<'c> {
                 .0;
             let metrics = EpochMetrics {
                 epoch: epoch + 1,
-                train_loss: loss_sum / pairs.len() as f64,
-                train_accuracy: correct as f64 / pairs.len() as f64,
+                train_loss: loss_sum / count as f64,
+                train_accuracy: correct as f64 / count as f64,
                 val_loss: val.loss,
                 val_accuracy: val.accuracy,
                 seconds,
                 eval_seconds: eval_started.elapsed().as_secs_f64(),
-                pairs_per_second: pairs.len() as f64 / seconds.max(1e-9),
+                pairs_per_second: count as f64 / seconds.max(1e-9),
             };
             self.history.push(metrics.clone());
             self.save_epoch(epoch + 1)?;
             observer.epoch_finished(&metrics);
+            if epoch + 1 < training.epochs && observer.stop_requested() {
+                return Err(TrainError::Stopped {
+                    epoch: epoch + 1,
+                    run_dir: self.run.path().to_owned(),
+                });
+            }
         }
         self.finish()
     }
@@ -314,7 +299,11 @@ impl<'c> Training<'c> {
         self.run.write_model(&self.model)?;
 
         let train_seconds: f64 = self.history.iter().map(|m| m.seconds).sum();
-        let pairs_trained = self.data.train_pairs.len() * self.history.len();
+        let items_per_epoch = match self.config.training.batches {
+            BatchRecipe::Pairs => self.data.train_pairs.len(),
+            BatchRecipe::ClassBalanced { .. } => self.images_per_epoch,
+        };
+        let pairs_trained = items_per_epoch * self.history.len();
         let summary = Summary {
             test_accuracy: test.accuracy,
             test_loss: test.loss,
@@ -325,6 +314,7 @@ impl<'c> Training<'c> {
             epochs: self.history.len(),
             train_seconds,
             pairs_per_second: pairs_trained as f64 / train_seconds.max(1e-9),
+            image_passes: (self.images_per_epoch * self.history.len()) as u64,
             seed: self.config.training.seed,
             threads: self.threads,
             first_layer: if self.sparse { "sparse" } else { "dense" }.into(),
@@ -337,12 +327,192 @@ impl<'c> Training<'c> {
     }
 }
 
-/// The config with the fields a resumed run may change blanked out.
+/// The config with the fields a resumed run may change blanked out. The epoch count may
+/// change only under a constant learning rate: a schedule spans the whole run.
 fn fingerprint(config: &Config) -> Result<String> {
     let mut c = config.clone();
-    c.training.epochs = 1;
+    if c.optimizer.schedule == LrSchedule::Constant {
+        c.training.epochs = 1;
+    }
     c.training.threads = 0;
     c.output.dir = PathBuf::new();
     c.data.dir = PathBuf::new();
     c.to_ron_string()
+}
+
+/// What an epoch steps through: shuffled pairs, or class-balanced batches of images.
+enum EpochSteps {
+    Pairs {
+        stepper: Stepper,
+        pairs: Vec<Pair>,
+        fresh: bool,
+    },
+    Batches {
+        // Boxed: the batch stepper's buffers make it several times the pair variant's size.
+        stepper: Box<BatchStepper>,
+        sampler: ClassBalancedSampler,
+        loss: Box<dyn BatchLoss + Send + Sync>,
+        images: Vec<u32>,
+        batches: usize,
+    },
+}
+
+impl EpochSteps {
+    fn new(config: &Config, data: &PreparedData, tower: &Tower) -> Result<Self> {
+        let training = &config.training;
+        let image_len = data.train.image_len();
+        Ok(match training.batches {
+            BatchRecipe::Pairs => EpochSteps::Pairs {
+                stepper: Stepper::new(tower, training.batch_size, training.shard_pairs, image_len),
+                pairs: Vec::with_capacity(data.train_pairs.len()),
+                fresh: matches!(
+                    training.pairs,
+                    PairRecipe::Random {
+                        fresh_each_epoch: true,
+                        ..
+                    }
+                ),
+            },
+            BatchRecipe::ClassBalanced { images_per_class } => {
+                let classes = training.batch_size / images_per_class;
+                let sampler = ClassBalancedSampler::new(
+                    data.train.labels(),
+                    data.train.num_classes(),
+                    classes,
+                    images_per_class,
+                )?;
+                let loss = config.loss.batch_loss()?.ok_or_else(|| {
+                    TrainError::Internal("class-balanced batches without an in-batch loss".into())
+                })?;
+                EpochSteps::Batches {
+                    // A shard of the pair step holds 2 × shard_pairs images.
+                    stepper: Box::new(BatchStepper::new(
+                        tower,
+                        training.batch_size,
+                        2 * training.shard_pairs,
+                        image_len,
+                    )),
+                    batches: sampler.default_batches(data.train.len()),
+                    sampler,
+                    loss,
+                    images: Vec::new(),
+                }
+            }
+        })
+    }
+
+    /// Draws the epoch's pairs or images; returns (items in the epoch, items per step,
+    /// steps). An epoch depends on (seed, epoch) alone, so a resumed run replays it.
+    fn start_epoch(
+        &mut self,
+        config: &Config,
+        data: &PreparedData,
+        epoch: usize,
+    ) -> Result<(usize, usize, usize)> {
+        let training = &config.training;
+        match self {
+            EpochSteps::Pairs { pairs, fresh, .. } => {
+                // Each epoch shuffles from the same starting order.
+                pairs.clear();
+                if *fresh && epoch > 0 {
+                    pairs.extend(make_train_pairs(config, &data.train, epoch)?);
+                } else {
+                    pairs.extend_from_slice(&data.train_pairs);
+                }
+                let mut rng = ChaCha8Rng::seed_from_u64(epoch_seed(
+                    training.seed,
+                    seeds::SHUFFLE + epoch as u64,
+                ));
+                pairs.shuffle(&mut rng);
+                let batch = training.batch_size;
+                Ok((pairs.len(), batch, pairs.len().div_ceil(batch)))
+            }
+            EpochSteps::Batches {
+                sampler,
+                images,
+                batches,
+                ..
+            } => {
+                sampler.epoch(
+                    epoch_seed(training.seed, seeds::BATCHES),
+                    epoch as u64,
+                    *batches,
+                    images,
+                );
+                Ok((images.len(), sampler.batch_len(), *batches))
+            }
+        }
+    }
+
+    /// Forward and backward of step `step`; returns its summed loss (loss per item × items)
+    /// and its correct count (pairs right at the threshold, or in-batch 1-NN hits).
+    fn step(&mut self, training: &Training<'_>, epoch: usize, step: usize) -> Result<(f64, usize)> {
+        let config = &training.config;
+        match self {
+            EpochSteps::Pairs { stepper, pairs, .. } => {
+                let size = config.training.batch_size;
+                let batch = &pairs[step * size..((step + 1) * size).min(pairs.len())];
+                let ctx = StepContext {
+                    tower: training.model.tower(),
+                    params: training.model.params(),
+                    data: &training.data.train,
+                    normalizer: &training.data.normalizer,
+                    loss: &training.loss,
+                    scale: 1.0 / batch.len() as f32,
+                    threshold: config.loss.threshold(),
+                    sparse: training.sparse,
+                };
+                stepper.run(&ctx, batch)
+            }
+            EpochSteps::Batches {
+                stepper,
+                sampler,
+                loss,
+                images,
+                ..
+            } => {
+                let size = sampler.batch_len();
+                let batch = &images[step * size..(step + 1) * size];
+                let ctx = BatchStepContext {
+                    tower: training.model.tower(),
+                    params: training.model.params(),
+                    data: &training.data.train,
+                    normalizer: &training.data.normalizer,
+                    loss: loss.as_ref(),
+                    normalize: config.model.normalize,
+                    sparse: training.sparse,
+                    augment: config.training.augment.as_ref(),
+                    seed: config.training.seed,
+                    epoch: epoch as u64,
+                    first_position: (step * size) as u64,
+                };
+                let mean = stepper.run(&ctx, batch)?;
+                Ok((mean * size as f64, stepper.nearest_neighbour_hits()?))
+            }
+        }
+    }
+
+    fn steps_per_epoch(&self, data: &PreparedData, batch_size: usize) -> usize {
+        match self {
+            // Fresh pairs are as many every epoch as the first epoch's.
+            EpochSteps::Pairs { .. } => data.train_pairs.len().div_ceil(batch_size),
+            EpochSteps::Batches { batches, .. } => *batches,
+        }
+    }
+
+    fn images_per_epoch(&self, data: &PreparedData) -> usize {
+        match self {
+            EpochSteps::Pairs { .. } => 2 * data.train_pairs.len(),
+            EpochSteps::Batches {
+                sampler, batches, ..
+            } => sampler.batch_len() * batches,
+        }
+    }
+
+    fn gradients(&mut self) -> &mut [Vec<f32>] {
+        match self {
+            EpochSteps::Pairs { stepper, .. } => stepper.gradients(),
+            EpochSteps::Batches { stepper, .. } => stepper.gradients(),
+        }
+    }
 }

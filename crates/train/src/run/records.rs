@@ -1,6 +1,7 @@
 //! The records a run directory holds as JSON, typed: one struct per file, read and written
 //! only through [`super::RunDir`].
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -45,8 +46,13 @@ pub struct Summary {
     pub epochs: usize,
     /// Training wall time summed over epochs (validation excluded).
     pub train_seconds: f64,
-    /// Training pairs per second over the whole run.
+    /// Training pairs per second over the whole run (images per second for class-balanced
+    /// batches).
     pub pairs_per_second: f64,
+    /// Images through the tower in training, all epochs (each pair counts two): the budget
+    /// recipes are compared at.
+    #[serde(default)]
+    pub image_passes: u64,
     /// The seed.
     pub seed: u64,
     /// Worker threads.
@@ -106,6 +112,14 @@ pub struct EvalReport {
     pub raw_r_precision: Option<f64>,
     /// MAP@R on raw pixels.
     pub raw_map_at_r: Option<f64>,
+    /// The distance every figure uses, e.g. `"euclidean"` or `"euclidean between unit-length
+    /// embeddings"` (empty in files written before it was recorded).
+    #[serde(default)]
+    pub distance: String,
+    /// How each group of figures is defined: query set, index set, k or R (keys `pairs`,
+    /// `knn`, `retrieval`, `raw`).
+    #[serde(default)]
+    pub definitions: BTreeMap<String, String>,
     /// Wall time of the evaluation.
     pub seconds: f64,
 }
