@@ -75,6 +75,7 @@ fn bench_augment(c: &mut Criterion) {
         max_rotation_degrees: 10.0,
         scale: (0.9, 1.1),
         horizontal_flip: false,
+        probability: 1.0,
     };
     let mut dst = vec![0u8; train.image_len()];
     let mut g = c.benchmark_group("augment");

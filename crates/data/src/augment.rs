@@ -39,11 +39,18 @@ const AUGMENT_STREAM: u64 = 0x4155_474d_454e_5431; // "AUGMENT1"
 /// are exact.
 ///
 /// In RON (as embedded in the training configuration):
-/// `(max_shift: 2.0, max_rotation_degrees: 10.0, scale: (0.9, 1.1), horizontal_flip: false)`.
+/// `(max_shift: 2.0, max_rotation_degrees: 10.0, scale: (0.9, 1.1), horizontal_flip: false,
+/// probability: 1.0)` (`probability` may be left out: 1).
 ///
 /// ```
 /// use siamese_data::{Augment, augment_seed};
-/// let aug = Augment { max_shift: 2.0, max_rotation_degrees: 10.0, scale: (0.9, 1.1), horizontal_flip: false };
+/// let aug = Augment {
+///     max_shift: 2.0,
+///     max_rotation_degrees: 10.0,
+///     scale: (0.9, 1.1),
+///     horizontal_flip: false,
+///     probability: 1.0,
+/// };
 /// aug.validate()?;
 /// let src = vec![0u8; 28 * 28];
 /// let mut dst = vec![0u8; 28 * 28];
@@ -61,7 +68,19 @@ pub struct Augment {
     pub scale: (f32, f32),
     /// Mirror left–right with probability 1/2.
     pub horizontal_flip: bool,
+    /// Share of images transformed; the others pass unchanged (default 1). Below 1 the
+    /// network also keeps seeing the images as they are, which matters on data whose
+    /// classes differ in fine detail (Fashion-MNIST).
+    #[serde(default = "always")]
+    pub probability: f32,
 }
+
+fn always() -> f32 {
+    1.0
+}
+
+/// The random stream of the "transform this image?" draw, apart from the transform's.
+const PROBABILITY_STREAM: u64 = 0x4155_474d_5052_4f42; // "AUGMPROB"
 
 /// One drawn transform; see [`Augment`] for the meaning of each field.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -80,6 +99,7 @@ impl Augment {
         max_rotation_degrees: 0.0,
         scale: (1.0, 1.0),
         horizontal_flip: false,
+        probability: 1.0,
     };
 
     /// Checks that every number is finite, the shift and rotation are
@@ -94,6 +114,12 @@ impl Augment {
                 return invalid(format!("{name} = {value}; expected a finite number ≥ 0"));
             }
         }
+        if !(0.0..=1.0).contains(&self.probability) {
+            return invalid(format!(
+                "probability = {}; expected a share in [0, 1]",
+                self.probability
+            ));
+        }
         let (low, high) = self.scale;
         if !(low.is_finite() && high.is_finite() && low > 0.0 && low <= high) {
             return invalid(format!(
@@ -106,10 +132,11 @@ impl Augment {
     /// Whether every image comes out unchanged (no shift, rotation, scaling
     /// or flip), in which case [`apply`](Self::apply) just copies.
     pub fn is_identity(&self) -> bool {
-        self.max_shift == 0.0
-            && self.max_rotation_degrees == 0.0
-            && self.scale == (1.0, 1.0)
-            && !self.horizontal_flip
+        self.probability == 0.0
+            || (self.max_shift == 0.0
+                && self.max_rotation_degrees == 0.0
+                && self.scale == (1.0, 1.0)
+                && !self.horizontal_flip)
     }
 
     /// Writes a randomly transformed copy of the `height × width` row-major
@@ -151,12 +178,22 @@ impl Augment {
             });
         }
         self.validate()?;
-        if self.is_identity() {
+        if self.is_identity() || !self.transforms(seed) {
             dst.copy_from_slice(src);
             return Ok(());
         }
         resample(&self.draw(seed), src, height, width, dst);
         Ok(())
+    }
+
+    /// Whether the image of `seed` is transformed at all (probability `probability`).
+    fn transforms(&self, seed: u64) -> bool {
+        if self.probability >= 1.0 {
+            return true;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(PROBABILITY_STREAM);
+        rng.random::<f32>() < self.probability
     }
 
     /// The transform for `seed`: always five draws in a fixed order, so the
@@ -370,6 +407,7 @@ mod tests {
         max_rotation_degrees: 10.0,
         scale: (0.9, 1.1),
         horizontal_flip: false,
+        probability: 1.0,
     };
 
     const NONE: Affine = Affine {
@@ -509,6 +547,7 @@ mod tests {
             max_rotation_degrees: 180.0,
             scale: (0.5, 2.0),
             horizontal_flip: true,
+            probability: 1.0,
         };
         for (seed, (h, w)) in (0..40).zip([(28, 28), (13, 20), (1, 9), (9, 1)].iter().cycle()) {
             let mut src = noise(h * w, seed);
@@ -589,6 +628,7 @@ mod tests {
     fn seeds_decide_the_output() {
         let aug = Augment {
             horizontal_flip: true,
+            probability: 1.0,
             ..MNIST_LIKE
         };
         let src = blob();
@@ -714,13 +754,47 @@ mod tests {
     }
 
     #[test]
+    fn probability_transforms_about_that_share_of_images() {
+        let src: Vec<u8> = (0..49).map(|p| if p % 3 == 0 { 200 } else { 0 }).collect();
+        let mut dst = vec![0; 49];
+        let half = Augment {
+            probability: 0.5,
+            ..MNIST_LIKE
+        };
+        let changed = (0..1000)
+            .filter(|&seed| {
+                half.apply(&src, 7, 7, seed, &mut dst).unwrap();
+                dst != src
+            })
+            .count();
+        // Binomial(1000, ≈0.5): 3.5 standard deviations either way.
+        assert!((445..=555).contains(&changed), "{changed} of 1000 changed");
+        let never = Augment {
+            probability: 0.0,
+            ..MNIST_LIKE
+        };
+        assert!(never.is_identity());
+        assert!(
+            Augment {
+                probability: 1.5,
+                ..MNIST_LIKE
+            }
+            .validate()
+            .is_err()
+        );
+    }
+
+    #[test]
     fn serde_uses_the_field_names_and_rejects_unknown_ones() {
         let json = serde_json::to_string(&MNIST_LIKE).unwrap();
         assert_eq!(
             json,
-            r#"{"max_shift":2.0,"max_rotation_degrees":10.0,"scale":[0.9,1.1],"horizontal_flip":false}"#
+            r#"{"max_shift":2.0,"max_rotation_degrees":10.0,"scale":[0.9,1.1],"horizontal_flip":false,"probability":1.0}"#
         );
         assert_eq!(serde_json::from_str::<Augment>(&json).unwrap(), MNIST_LIKE);
+        // Written before `probability` existed: every image is transformed.
+        let old = r#"{"max_shift":2.0,"max_rotation_degrees":10.0,"scale":[0.9,1.1],"horizontal_flip":false}"#;
+        assert_eq!(serde_json::from_str::<Augment>(old).unwrap(), MNIST_LIKE);
         let extra = json.replace('}', r#","shear":1.0}"#);
         let e = serde_json::from_str::<Augment>(&extra).unwrap_err();
         assert!(e.to_string().contains("unknown field `shear`"), "{e}");

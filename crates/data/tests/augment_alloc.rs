@@ -14,6 +14,7 @@ const MNIST_LIKE: Augment = Augment {
     max_rotation_degrees: 10.0,
     scale: (0.9, 1.1),
     horizontal_flip: true,
+    probability: 1.0,
 };
 
 #[test]

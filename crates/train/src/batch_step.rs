@@ -190,12 +190,13 @@ impl BatchStepper {
         let mut gram_view = ndarray::ArrayViewMut2::from_shape((n, n), gram)
             .map_err(|e| TrainError::Internal(format!("gram buffer: {e}")))?;
         ndarray::linalg::general_mat_mul(1.0, &rows, &rows.t(), 0.0, &mut gram_view);
+        let squared_norms: Vec<f32> = (0..n).map(|i| gram[i * n + i]).collect();
         let mut hits = 0;
-        for i in 0..n {
+        for (i, dots) in gram.chunks_exact(n).enumerate() {
+            // ‖a − b‖² = ‖a‖² + ‖b‖² − 2 a·b; ‖a‖² is the same for the whole row.
             let mut best = (f32::INFINITY, i);
-            for j in 0..n {
-                // ‖a − b‖² = ‖a‖² + ‖b‖² − 2 a·b
-                let d = gram_view[[i, i]] + gram_view[[j, j]] - 2.0 * gram_view[[i, j]];
+            for (j, (&dot, &norm)) in dots.iter().zip(&squared_norms).enumerate() {
+                let d = norm - 2.0 * dot;
                 if j != i && d < best.0 {
                     best = (d, j);
                 }

@@ -340,6 +340,9 @@ pub struct TrainingConfig {
     /// they are); seeded per epoch and image, so runs stay reproducible.
     #[serde(default)]
     pub augment: Option<siamese_data::Augment>,
+    /// Which share of each epoch's images `augment` changes.
+    #[serde(default)]
+    pub augment_schedule: AugmentSchedule,
     /// The one seed every random choice derives from.
     pub seed: u64,
     /// Worker threads; 0 means one per core. Results do not depend on it.
@@ -356,6 +359,45 @@ pub struct TrainingConfig {
 
 fn default_shard_pairs() -> usize {
     64
+}
+
+/// How much augmentation each epoch gets, as a factor of `augment.probability`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub enum AugmentSchedule {
+    /// Every epoch.
+    #[default]
+    Always,
+    /// Only the first N epochs.
+    FirstEpochs(usize),
+    /// As much as the network can afford: the factor for an epoch grows linearly from 0
+    /// to 1 as the previous epoch's training accuracy goes from `from` to `to` (none in the
+    /// first epoch). A network that fits its training images (MNIST) gets augmentation;
+    /// one still short of fit (Fashion-MNIST) does not. Augmented images are harder, so
+    /// the accuracy and the factor settle together, like the adaptive augmentation of
+    /// Karras et al. (2020). Depends only on recorded figures, so a resumed run replays it.
+    WhenFitting {
+        /// Training accuracy below which nothing is augmented.
+        from: f64,
+        /// Training accuracy at and above which `augment.probability` applies in full.
+        to: f64,
+    },
+}
+
+impl AugmentSchedule {
+    /// The factor of `augment.probability` for `epoch` (0-based), given the training
+    /// accuracy of each finished epoch.
+    pub fn factor(&self, epoch: usize, train_accuracy: &[f64]) -> f64 {
+        match *self {
+            AugmentSchedule::Always => 1.0,
+            AugmentSchedule::FirstEpochs(n) => f64::from(u8::from(epoch < n)),
+            AugmentSchedule::WhenFitting { from, to } => match epoch.checked_sub(1) {
+                Some(last) => train_accuracy
+                    .get(last)
+                    .map_or(0.0, |&acc| ((acc - from) / (to - from)).clamp(0.0, 1.0)),
+                None => 0.0,
+            },
+        }
+    }
 }
 
 fn default_pairs() -> PairRecipe {
@@ -397,7 +439,7 @@ pub enum PairRecipe {
 /// The arithmetic of the first layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FirstLayer {
-    /// Sparse when zero pixels stay zero and fewer than half the training pixels are lit.
+    /// Sparse when zero pixels stay zero and fewer than 40% of the training pixels are lit.
     #[default]
     Auto,
     /// Always a dense matrix product.
@@ -636,6 +678,25 @@ impl Config {
             augment
                 .validate()
                 .map_err(|e| bad("training.augment", augment, &e.to_string()))?;
+        }
+        match self.training.augment_schedule {
+            AugmentSchedule::FirstEpochs(0) => {
+                return Err(bad(
+                    "training.augment_schedule",
+                    self.training.augment_schedule,
+                    "FirstEpochs(n) with n ≥ 1 (or no augment)",
+                ));
+            }
+            AugmentSchedule::WhenFitting { from, to }
+                if !(from.is_finite() && to.is_finite() && from < to) =>
+            {
+                return Err(bad(
+                    "training.augment_schedule",
+                    self.training.augment_schedule,
+                    "WhenFitting(from: a, to: b) with finite a < b",
+                ));
+            }
+            _ => {}
         }
         match self.loss.objective {
             Objective::Pairs | Objective::AllPairs => {}

@@ -47,9 +47,9 @@ mod training;
 pub use adam::Adam;
 pub use batch_step::{BatchStepContext, BatchStepper};
 pub use config::{
-    BatchRecipe, Config, DataConfig, FirstLayer, HoldoutFrom, InvalidField, LossConfig, LrSchedule,
-    ModelConfig, Normalization, Objective, OptimizerConfig, OutputConfig, Overrides, PairRecipe,
-    TrainingConfig, TripletMining, Validation,
+    AugmentSchedule, BatchRecipe, Config, DataConfig, FirstLayer, HoldoutFrom, InvalidField,
+    LossConfig, LrSchedule, ModelConfig, Normalization, Objective, OptimizerConfig, OutputConfig,
+    Overrides, PairRecipe, TrainingConfig, TripletMining, Validation,
 };
 pub use error::{Result, TrainError};
 pub use model::{TrainedModel, pixel_density, uses_sparse_input};

@@ -8,7 +8,7 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use siamese_data::{ClassBalancedSampler, Dataset, Pair, epoch_seed};
+use siamese_data::{Augment, ClassBalancedSampler, Dataset, Pair, epoch_seed};
 use siamese_loss::{BatchLoss, Contrastive};
 use siamese_nn::{Tower, TowerSpec};
 
@@ -186,7 +186,8 @@ impl<'c> Training<'c> {
         let total_steps = steps_per_epoch * training.epochs as u64;
         let schedule = self.config.optimizer.schedule;
         for epoch in self.start_epoch..training.epochs {
-            let (count, batch, step_count) = steps.start_epoch(self.config, &self.data, epoch)?;
+            let (count, batch, step_count) =
+                steps.start_epoch(self.config, &self.data, epoch, &self.history)?;
             observer.epoch_started(epoch + 1, training.epochs, step_count);
             let started = Instant::now();
             let (mut loss_sum, mut correct) = (0.0f64, 0usize);
@@ -354,6 +355,8 @@ enum EpochSteps {
         loss: Box<dyn BatchLoss + Send + Sync>,
         images: Vec<u32>,
         batches: usize,
+        /// This epoch's augmentation, its probability scaled by the schedule.
+        augment: Option<Augment>,
     },
 }
 
@@ -396,6 +399,7 @@ impl EpochSteps {
                     sampler,
                     loss,
                     images: Vec::new(),
+                    augment: None,
                 }
             }
         })
@@ -408,6 +412,7 @@ impl EpochSteps {
         config: &Config,
         data: &PreparedData,
         epoch: usize,
+        history: &[EpochMetrics],
     ) -> Result<(usize, usize, usize)> {
         let training = &config.training;
         match self {
@@ -431,8 +436,18 @@ impl EpochSteps {
                 sampler,
                 images,
                 batches,
+                augment,
                 ..
             } => {
+                let accuracy: Vec<f64> = history.iter().map(|m| m.train_accuracy).collect();
+                let factor = training.augment_schedule.factor(epoch, &accuracy) as f32;
+                *augment = training
+                    .augment
+                    .map(|a| Augment {
+                        probability: a.probability * factor,
+                        ..a
+                    })
+                    .filter(|a| !a.is_identity());
                 sampler.epoch(
                     epoch_seed(training.seed, seeds::BATCHES),
                     epoch as u64,
@@ -469,6 +484,7 @@ impl EpochSteps {
                 sampler,
                 loss,
                 images,
+                augment,
                 ..
             } => {
                 let size = sampler.batch_len();
@@ -481,7 +497,7 @@ impl EpochSteps {
                     loss: loss.as_ref(),
                     normalize: config.model.normalize,
                     sparse: training.sparse,
-                    augment: config.training.augment.as_ref(),
+                    augment: augment.as_ref(),
                     seed: config.training.seed,
                     epoch: epoch as u64,
                     first_position: (step * size) as u64,

@@ -6,8 +6,8 @@ mod common;
 use common::{smoke_config, trained_params};
 use siamese_data::Augment;
 use siamese_train::{
-    BatchRecipe, Config, LrSchedule, Objective, Observer, RunDir, RunOptions, Silent, TrainError,
-    TripletMining, train,
+    AugmentSchedule, BatchRecipe, Config, LrSchedule, Objective, Observer, RunDir, RunOptions,
+    Silent, TrainError, TripletMining, train,
 };
 
 /// The smoke config with class-balanced batches of 10 classes × 8 images and `objective`.
@@ -87,7 +87,8 @@ fn normalized_models_embed_unit_vectors() {
     }
 }
 
-/// SupCon with augmentation and a cosine schedule: everything random or step-dependent.
+/// SupCon with augmentation scaled by the training accuracy and a cosine schedule:
+/// everything random, step-dependent or history-dependent.
 fn augmented_config(out: &std::path::Path) -> Config {
     let mut config = batch_config(out, Objective::SupCon { temperature: 0.1 });
     config.data.train_limit = Some(1500);
@@ -97,7 +98,11 @@ fn augmented_config(out: &std::path::Path) -> Config {
         max_rotation_degrees: 10.0,
         scale: (0.9, 1.1),
         horizontal_flip: true,
+        probability: 1.0,
     });
+    // From 0 to 1 over the whole range: every epoch after the first augments a share that
+    // depends on the recorded accuracy of the one before.
+    config.training.augment_schedule = AugmentSchedule::WhenFitting { from: 0.0, to: 1.0 };
     config.optimizer.schedule = LrSchedule::Cosine {
         warmup_epochs: 0.5,
         final_fraction: 0.0,
@@ -147,4 +152,20 @@ fn resume_of_an_augmented_cosine_run_ends_with_the_same_weights() {
         trained_params(straight.path()) == trained_params(split.path()),
         "resumed weights differ"
     );
+}
+
+#[test]
+fn augment_schedules_scale_the_share_of_augmented_images() {
+    let fitting = AugmentSchedule::WhenFitting {
+        from: 0.95,
+        to: 0.99,
+    };
+    // Nothing is known before the first epoch.
+    assert_eq!(fitting.factor(0, &[]), 0.0);
+    assert_eq!(fitting.factor(1, &[0.90]), 0.0);
+    assert!((fitting.factor(1, &[0.97]) - 0.5).abs() < 1e-12);
+    assert_eq!(fitting.factor(2, &[0.90, 0.995]), 1.0);
+    assert_eq!(AugmentSchedule::FirstEpochs(2).factor(1, &[]), 1.0);
+    assert_eq!(AugmentSchedule::FirstEpochs(2).factor(2, &[]), 0.0);
+    assert_eq!(AugmentSchedule::Always.factor(7, &[]), 1.0);
 }

@@ -17,6 +17,10 @@ fn base_text() -> String {
     config_text("base.ron")
 }
 
+fn pairs_text() -> String {
+    config_text("pairs.ron")
+}
+
 #[test]
 fn every_shipped_config_parses() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
@@ -36,7 +40,7 @@ fn every_shipped_config_parses() {
 }
 
 #[test]
-fn tutorial_config_is_the_tutorials_experiment_and_base_differs_only_in_pairs_and_margin() {
+fn tutorial_config_is_the_tutorials_experiment_and_pairs_differs_only_in_pairs_and_margin() {
     let tutorial = Config::from_ron_str(&config_text("tutorial.ron"), "tutorial.ron").unwrap();
     assert_eq!(tutorial.model.hidden, vec![512, 256]);
     assert_eq!(tutorial.model.embedding, 128);
@@ -51,7 +55,7 @@ fn tutorial_config_is_the_tutorials_experiment_and_base_differs_only_in_pairs_an
         siamese_train::Validation::Holdout { .. }
     ));
 
-    let base = Config::from_ron_str(&base_text(), "base.ron").unwrap();
+    let pairs = Config::from_ron_str(&pairs_text(), "pairs.ron").unwrap();
     let mut expected = tutorial.clone();
     expected.loss.margin = 3.0;
     expected.training.pairs = siamese_train::PairRecipe::Random {
@@ -59,13 +63,13 @@ fn tutorial_config_is_the_tutorials_experiment_and_base_differs_only_in_pairs_an
         positive_fraction: 0.5,
         fresh_each_epoch: true,
     };
-    expected.output.dir = base.output.dir.clone();
-    assert_eq!(base, expected);
+    expected.output.dir = pairs.output.dir.clone();
+    assert_eq!(pairs, expected);
 }
 
 #[test]
 fn unknown_field_names_file_position_and_field() {
-    let text = base_text().replace("margin: 3.0,", "margin: 3.0,\n        margn: 2.0,");
+    let text = pairs_text().replace("margin: 3.0,", "margin: 3.0,\n        margn: 2.0,");
     let err = Config::from_ron_str(&text, "configs/typo.ron").unwrap_err();
     let TrainError::ConfigSyntax { line, column, .. } = &err else {
         panic!("{err:?}")
@@ -83,7 +87,7 @@ fn unknown_field_names_file_position_and_field() {
 
 #[test]
 fn wrong_type_names_position_and_expectation() {
-    let text = base_text().replace("batch_size: 128,", "batch_size: \"many\",");
+    let text = pairs_text().replace("batch_size: 128,", "batch_size: \"many\",");
     let err = Config::from_ron_str(&text, "wrong.ron").unwrap_err();
     let expected_line = text.lines().position(|l| l.contains("\"many\"")).unwrap() + 1;
     let message = err.to_string();
@@ -122,8 +126,8 @@ fn invalid_values_name_the_field_and_value() {
         ),
     ];
     for (from, to, field, value) in cases {
-        let text = base_text().replace(from, to);
-        assert_ne!(text, base_text(), "pattern {from} not in base.ron");
+        let text = pairs_text().replace(from, to);
+        assert_ne!(text, pairs_text(), "pattern {from} not in pairs.ron");
         let err = Config::from_ron_str(&text, "bad.ron").unwrap_err();
         let message = err.to_string();
         assert!(
@@ -161,4 +165,58 @@ fn missing_config_file_names_the_path() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("no/such/config.ron"), "{err}");
+}
+
+#[test]
+fn in_batch_settings_that_do_not_fit_together_name_the_field() {
+    let base = Config::from_ron_str(&base_text(), "base.ron").unwrap();
+    let field_of = |edit: &dyn Fn(&mut Config)| {
+        let mut config = base.clone();
+        edit(&mut config);
+        config.validate().map(|()| "").unwrap_or_else(|e| e.field)
+    };
+    use siamese_train::{AugmentSchedule, BatchRecipe, LrSchedule, Objective};
+    let pairs_with = |objective| {
+        move |c: &mut Config| {
+            c.loss.objective = objective;
+            c.training.batches = BatchRecipe::Pairs;
+            c.training.augment = None;
+        }
+    };
+    assert_eq!(
+        field_of(&pairs_with(Objective::SupCon { temperature: 0.1 })),
+        "training.batches"
+    );
+    assert_eq!(
+        field_of(&|c| {
+            c.loss.objective = Objective::Pairs;
+            c.training.augment = None;
+        }),
+        "loss.objective"
+    );
+    assert_eq!(field_of(&|c| c.model.normalize = false), "model.normalize");
+    assert_eq!(
+        field_of(&|c| c.loss.objective = Objective::SupCon { temperature: 0.0 }),
+        "loss.objective.temperature"
+    );
+    assert_eq!(
+        field_of(&|c| c.training.batches = BatchRecipe::ClassBalanced {
+            images_per_class: 7
+        }),
+        "training.batches.images_per_class"
+    );
+    assert_eq!(
+        field_of(
+            &|c| c.training.augment_schedule = AugmentSchedule::WhenFitting { from: 0.9, to: 0.9 }
+        ),
+        "training.augment_schedule"
+    );
+    assert_eq!(
+        field_of(&|c| c.optimizer.schedule = LrSchedule::Cosine {
+            warmup_epochs: 1.0,
+            final_fraction: 2.0
+        }),
+        "optimizer.schedule.final_fraction"
+    );
+    assert_eq!(field_of(&|_| {}), "");
 }
