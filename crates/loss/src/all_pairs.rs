@@ -1,8 +1,6 @@
 //! Contrastive loss over every pair of a labelled batch.
 
-use crate::batch::{
-    BatchLoss, BatchScratch, Work, check_batch, distance_backward, fill_distances, mean_scale,
-};
+use crate::batch::{BatchLoss, BatchScratch, Work, distance_backward, mean_scale};
 use crate::error::{LossError, check_eps};
 use crate::pairwise::DEFAULT_EPS;
 
@@ -92,12 +90,11 @@ impl BatchLoss for AllPairsContrastive {
         grad: &mut [f32],
     ) -> Result<f64, LossError> {
         self.validate()?;
-        let n = check_batch(embeddings, dim, labels, grad)?;
-        if n == 0 {
+        let Some((n, Work { mat, inv, coef, .. })) =
+            scratch.distances(embeddings, dim, labels, grad, self.eps)?
+        else {
             return Ok(0.0);
-        }
-        let Work { mat, inv, coef, .. } = scratch.work(n)?;
-        fill_distances(embeddings, dim, n, self.eps, mat, inv);
+        };
 
         let mut n_pos = 0usize;
         for (i, &li) in labels.iter().enumerate() {
@@ -106,7 +103,6 @@ impl BatchLoss for AllPairsContrastive {
         let n_neg = n * n.saturating_sub(1) / 2 - n_pos;
         let (w_pos, w_neg) = (mean_scale(n_pos), mean_scale(n_neg));
 
-        coef.fill(0.0);
         let (mut pos_sum, mut neg_sum) = (0.0f64, 0.0f64);
         for (i, &li) in labels.iter().enumerate() {
             for (j, &lj) in labels.iter().enumerate().skip(i + 1) {

@@ -101,6 +101,45 @@ impl BatchScratch {
         })
     }
 
+    /// The start shared by the similarity losses: the batch checked, `mat` = `E·Eᵀ`, `coef`
+    /// zeroed; `None` for an empty batch.
+    pub(crate) fn similarities(
+        &mut self,
+        embeddings: &[f32],
+        dim: usize,
+        labels: &[u32],
+        grad: &[f32],
+    ) -> Result<Option<(usize, Work<'_>)>, LossError> {
+        let n = check_batch(embeddings, dim, labels, grad)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let work = self.work(n)?;
+        fill_similarities(embeddings, dim, n, &mut *work.mat);
+        work.coef.fill(0.0);
+        Ok(Some((n, work)))
+    }
+
+    /// The start shared by the distance losses: the batch checked, `mat` = the clamped
+    /// distances, `inv` their `1/d`, `coef` zeroed; `None` for an empty batch.
+    pub(crate) fn distances(
+        &mut self,
+        embeddings: &[f32],
+        dim: usize,
+        labels: &[u32],
+        grad: &[f32],
+        eps: f32,
+    ) -> Result<Option<(usize, Work<'_>)>, LossError> {
+        let n = check_batch(embeddings, dim, labels, grad)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let work = self.work(n)?;
+        fill_distances(embeddings, dim, n, eps, &mut *work.mat, &mut *work.inv);
+        work.coef.fill(0.0);
+        Ok(Some((n, work)))
+    }
+
     /// Addresses and capacities of the buffers, to check in tests that a
     /// call did not reallocate.
     #[cfg(test)]

@@ -1,8 +1,6 @@
 //! Multi-Similarity loss with its pair miner.
 
-use crate::batch::{
-    BatchLoss, BatchScratch, Work, check_batch, fill_similarities, similarity_backward,
-};
+use crate::batch::{BatchLoss, BatchScratch, Work, similarity_backward};
 use crate::error::{LossError, check_non_negative, check_positive};
 
 /// Multi-Similarity loss of Wang et al. (CVPR 2019) with its hard-pair
@@ -105,13 +103,11 @@ impl BatchLoss for MultiSimilarity {
         grad: &mut [f32],
     ) -> Result<f64, LossError> {
         self.validate()?;
-        let n = check_batch(embeddings, dim, labels, grad)?;
-        if n == 0 {
+        let Some((n, Work { mat: sim, coef, .. })) =
+            scratch.similarities(embeddings, dim, labels, grad)?
+        else {
             return Ok(0.0);
-        }
-        let Work { mat: sim, coef, .. } = scratch.work(n)?;
-        fill_similarities(embeddings, dim, n, sim);
-        coef.fill(0.0);
+        };
         let (alpha, beta, base) = (
             f64::from(self.alpha),
             f64::from(self.beta),

@@ -1,8 +1,6 @@
 //! Supervised contrastive loss.
 
-use crate::batch::{
-    BatchLoss, BatchScratch, Work, check_batch, fill_similarities, mean_scale, similarity_backward,
-};
+use crate::batch::{BatchLoss, BatchScratch, Work, mean_scale, similarity_backward};
 use crate::error::{LossError, check_positive};
 
 /// Supervised contrastive loss of Khosla et al. (2020), in the paper's
@@ -68,13 +66,11 @@ impl BatchLoss for SupCon {
         grad: &mut [f32],
     ) -> Result<f64, LossError> {
         self.validate()?;
-        let n = check_batch(embeddings, dim, labels, grad)?;
-        if n == 0 {
+        let Some((n, Work { mat: sim, coef, .. })) =
+            scratch.similarities(embeddings, dim, labels, grad)?
+        else {
             return Ok(0.0);
-        }
-        let Work { mat: sim, coef, .. } = scratch.work(n)?;
-        fill_similarities(embeddings, dim, n, sim);
-        coef.fill(0.0);
+        };
         let inv_t = 1.0 / f64::from(self.temperature);
         let (mut total, mut anchors) = (0.0f64, 0usize);
         for (i, (row, crow)) in sim

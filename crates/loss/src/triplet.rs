@@ -1,8 +1,6 @@
 //! Triplet margin loss with in-batch mining.
 
-use crate::batch::{
-    BatchLoss, BatchScratch, Work, check_batch, distance_backward, fill_distances, mean_scale,
-};
+use crate::batch::{BatchLoss, BatchScratch, Work, distance_backward, mean_scale};
 use crate::error::{LossError, check_eps, check_non_negative};
 use crate::pairwise::DEFAULT_EPS;
 
@@ -125,18 +123,18 @@ impl BatchLoss for Triplet {
         grad: &mut [f32],
     ) -> Result<f64, LossError> {
         self.validate()?;
-        let n = check_batch(embeddings, dim, labels, grad)?;
-        if n == 0 {
+        let Some((
+            n,
+            Work {
+                mat: dist,
+                inv,
+                coef,
+                idx,
+            },
+        )) = scratch.distances(embeddings, dim, labels, grad, self.eps)?
+        else {
             return Ok(0.0);
-        }
-        let Work {
-            mat: dist,
-            inv,
-            coef,
-            idx,
-        } = scratch.work(n)?;
-        fill_distances(embeddings, dim, n, self.eps, dist, inv);
-        coef.fill(0.0);
+        };
         // `coef` collects ∂(sum of hinges)/∂d; the mean's 1/count is applied
         // in the backward pass, once the count is known.
         let (sum, count) = match self.mining {

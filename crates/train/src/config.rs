@@ -411,8 +411,9 @@ pub enum BatchRecipe {
     #[default]
     Pairs,
     /// `batch_size` images: `images_per_class` of each of `batch_size / images_per_class`
-    /// classes (like pytorch-metric-learning's `MPerClassSampler`). An epoch is as many
-    /// batches as fit in the training images.
+    /// classes (like pytorch-metric-learning's `MPerClassSampler`); data with fewer classes
+    /// gets batches of all of them. An epoch is as many batches as fit in the training
+    /// images.
     ClassBalanced {
         /// Images of each class in a batch (K).
         images_per_class: usize,

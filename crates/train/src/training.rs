@@ -377,7 +377,10 @@ impl EpochSteps {
                 ),
             },
             BatchRecipe::ClassBalanced { images_per_class } => {
-                let classes = training.batch_size / images_per_class;
+                // Data with fewer classes than a batch has room for gets smaller batches of
+                // all its classes, so one recipe fits any class count.
+                let present = data.train.class_counts().iter().filter(|&&c| c > 0).count();
+                let classes = (training.batch_size / images_per_class).min(present.max(1));
                 let sampler = ClassBalancedSampler::new(
                     data.train.labels(),
                     data.train.num_classes(),

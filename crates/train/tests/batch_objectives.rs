@@ -169,3 +169,24 @@ fn augment_schedules_scale_the_share_of_augmented_images() {
     assert_eq!(AugmentSchedule::FirstEpochs(2).factor(2, &[]), 0.0);
     assert_eq!(AugmentSchedule::Always.factor(7, &[]), 1.0);
 }
+
+#[test]
+fn data_with_fewer_classes_than_a_batch_has_room_for_gets_batches_of_all_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = batch_config(dir.path(), Objective::SupCon { temperature: 0.1 });
+    // Room for 10 classes × 8 images; 7 are left.
+    config.data.exclude_classes = vec![0, 4, 9];
+    config.training.epochs = 1;
+    let summary = train(&config, &RunOptions::default(), &mut Silent).unwrap();
+    assert_eq!(
+        summary.image_passes % (7 * 8),
+        0,
+        "{}",
+        summary.image_passes
+    );
+    assert!(
+        summary.test_accuracy_tuned > 0.6,
+        "{}",
+        summary.test_accuracy_tuned
+    );
+}
