@@ -34,6 +34,7 @@ mod adam;
 mod batch;
 mod batch_step;
 mod config;
+mod epoch_steps;
 mod error;
 mod model;
 mod observer;
