@@ -135,7 +135,7 @@ struct OurRun {
     first_layer: String,
 }
 
-fn build(root: &Path, packages: &[&str]) -> Result {
+pub(crate) fn build(root: &Path, packages: &[&str]) -> Result {
     let mut cmd = cargo();
     cmd.args(["build", "--release", "--manifest-path"])
         .arg(root.join("Cargo.toml"))

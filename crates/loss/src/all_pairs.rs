@@ -1,7 +1,7 @@
 //! Contrastive loss over every pair of a labelled batch.
 
 use crate::batch::{BatchLoss, BatchScratch, Work, distance_backward, mean_scale};
-use crate::error::{LossError, check_eps};
+use crate::error::{LossError, check_eps, check_margin};
 use crate::pairwise::DEFAULT_EPS;
 
 /// Contrastive loss over all `n(n−1)/2` pairs `i < j` of a batch, with
@@ -70,11 +70,7 @@ impl AllPairsContrastive {
     /// # Errors
     /// [`LossError::InvalidMargin`] or [`LossError::InvalidEps`].
     pub fn validate(&self) -> Result<(), LossError> {
-        if !(self.margin.is_finite() && self.margin > 0.0) {
-            return Err(LossError::InvalidMargin {
-                margin: self.margin,
-            });
-        }
+        check_margin(self.margin)?;
         check_eps(self.eps)
     }
 }
@@ -118,7 +114,7 @@ impl BatchLoss for AllPairsContrastive {
                 };
             }
         }
-        distance_backward(embeddings, dim, n, inv, coef, 1.0, grad);
+        distance_backward(embeddings, dim, n, inv, coef, 1.0, grad)?;
         Ok(pos_sum * w_pos + neg_sum * w_neg)
     }
 }

@@ -115,7 +115,7 @@ impl BatchScratch {
             return Ok(None);
         }
         let work = self.work(n)?;
-        fill_similarities(embeddings, dim, n, &mut *work.mat);
+        fill_similarities(embeddings, dim, n, &mut *work.mat)?;
         work.coef.fill(0.0);
         Ok(Some((n, work)))
     }
@@ -206,19 +206,68 @@ pub(crate) fn fill_distances(
 
 /// Fills `sim` with the dot products `S_ij = e_i · e_j` (symmetric, diagonal
 /// included), as one matrix product `E·Eᵀ`.
-pub(crate) fn fill_similarities(emb: &[f32], dim: usize, n: usize, sim: &mut [f32]) {
-    let (Ok(e), Ok(mut s)) = (
-        ArrayView2::from_shape((n, dim), &emb[..n * dim]),
-        ArrayViewMut2::from_shape((n, n), &mut sim[..n * n]),
-    ) else {
-        unreachable!("check_batch sized the slices");
-    };
+pub(crate) fn fill_similarities(
+    emb: &[f32],
+    dim: usize,
+    n: usize,
+    sim: &mut [f32],
+) -> Result<(), LossError> {
+    let e = matrix("embeddings (n × dim)", emb, n, dim)?;
+    let mut s = matrix_mut("similarities (n × n)", sim, n, n)?;
     general_mat_mul(1.0, &e, &e.t(), 0.0, &mut s);
     // The product need not be exactly symmetric; the losses assume it is.
     for i in 0..n {
         for j in i + 1..n {
             s[[j, i]] = s[[i, j]];
         }
+    }
+    Ok(())
+}
+
+/// The first `rows × cols` values of `values` as a matrix; an error naming `what` when there
+/// are fewer.
+fn matrix<'a>(
+    what: &'static str,
+    values: &'a [f32],
+    rows: usize,
+    cols: usize,
+) -> Result<ArrayView2<'a, f32>, LossError> {
+    let len = rows_cols(what, rows, cols, values.len())?;
+    ArrayView2::from_shape((rows, cols), &values[..len])
+        .map_err(|_| too_short(what, len, values.len()))
+}
+
+/// [`matrix`], writable.
+fn matrix_mut<'a>(
+    what: &'static str,
+    values: &'a mut [f32],
+    rows: usize,
+    cols: usize,
+) -> Result<ArrayViewMut2<'a, f32>, LossError> {
+    let found = values.len();
+    let len = rows_cols(what, rows, cols, found)?;
+    ArrayViewMut2::from_shape((rows, cols), &mut values[..len])
+        .map_err(|_| too_short(what, len, found))
+}
+
+/// `rows · cols`, checked to fit in `found` values.
+fn rows_cols(
+    what: &'static str,
+    rows: usize,
+    cols: usize,
+    found: usize,
+) -> Result<usize, LossError> {
+    match rows.checked_mul(cols) {
+        Some(len) if len <= found => Ok(len),
+        len => Err(too_short(what, len.unwrap_or(usize::MAX), found)),
+    }
+}
+
+fn too_short(what: &'static str, expected: usize, found: usize) -> LossError {
+    LossError::ShapeMismatch {
+        what,
+        expected,
+        found,
     }
 }
 
@@ -236,9 +285,9 @@ pub(crate) fn distance_backward(
     coef: &mut [f32],
     scale: f32,
     grad: &mut [f32],
-) {
+) -> Result<(), LossError> {
     if n == 0 {
-        return;
+        return Ok(());
     }
     for i in 0..n {
         coef[i * n + i] = 0.0;
@@ -249,18 +298,15 @@ pub(crate) fn distance_backward(
         }
     }
     // grad_i = (Σ_j c_ij) e_i − (C·E)_i: one matrix product.
-    let (Ok(c), Ok(e), Ok(mut g)) = (
-        ArrayView2::from_shape((n, n), &coef[..n * n]),
-        ArrayView2::from_shape((n, dim), &emb[..n * dim]),
-        ArrayViewMut2::from_shape((n, dim), &mut grad[..n * dim]),
-    ) else {
-        unreachable!("check_batch sized the slices");
-    };
+    let c = matrix("coefficients (n × n)", coef, n, n)?;
+    let e = matrix("embeddings (n × dim)", emb, n, dim)?;
+    let mut g = matrix_mut("grad (n × dim)", grad, n, dim)?;
     general_mat_mul(-1.0, &c, &e, 0.0, &mut g);
     for ((mut g, ei), crow) in g.rows_mut().into_iter().zip(e.rows()).zip(c.rows()) {
         let total: f32 = crow.sum();
         g.scaled_add(total, &ei);
     }
+    Ok(())
 }
 
 /// Backward pass through the dot-product matrix: given `coef = ∂L/∂S`, writes
@@ -274,9 +320,9 @@ pub(crate) fn similarity_backward(
     coef: &mut [f32],
     scale: f32,
     grad: &mut [f32],
-) {
+) -> Result<(), LossError> {
     if n == 0 {
-        return;
+        return Ok(());
     }
     for i in 0..n {
         coef[i * n + i] *= 2.0 * scale;
@@ -287,14 +333,11 @@ pub(crate) fn similarity_backward(
         }
     }
     // grad = C·E, one matrix product.
-    let (Ok(c), Ok(e), Ok(mut g)) = (
-        ArrayView2::from_shape((n, n), &coef[..n * n]),
-        ArrayView2::from_shape((n, dim), &emb[..n * dim]),
-        ArrayViewMut2::from_shape((n, dim), &mut grad[..n * dim]),
-    ) else {
-        unreachable!("check_batch sized the slices");
-    };
+    let c = matrix("coefficients (n × n)", coef, n, n)?;
+    let e = matrix("embeddings (n × dim)", emb, n, dim)?;
+    let mut g = matrix_mut("grad (n × dim)", grad, n, dim)?;
     general_mat_mul(1.0, &c, &e, 0.0, &mut g);
+    Ok(())
 }
 
 /// `1/count` as the gradient scale of a mean, 0 for an empty mean.

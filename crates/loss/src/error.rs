@@ -97,6 +97,15 @@ pub(crate) fn check_len(
     }
 }
 
+/// A contrastive margin must be finite and > 0.
+pub(crate) fn check_margin(margin: f32) -> Result<(), LossError> {
+    if margin.is_finite() && margin > 0.0 {
+        Ok(())
+    } else {
+        Err(LossError::InvalidMargin { margin })
+    }
+}
+
 pub(crate) fn check_eps(eps: f32) -> Result<(), LossError> {
     if eps.is_finite() && eps > 0.0 {
         Ok(())

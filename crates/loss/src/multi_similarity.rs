@@ -140,7 +140,7 @@ impl BatchLoss for MultiSimilarity {
             total += log1p_sum_exp(row, crow, beta, base, keep_neg) / beta;
         }
         let scale = 1.0 / n.max(1) as f64;
-        similarity_backward(embeddings, dim, n, coef, scale as f32, grad);
+        similarity_backward(embeddings, dim, n, coef, scale as f32, grad)?;
         Ok(total * scale)
     }
 }

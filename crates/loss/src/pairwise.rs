@@ -1,7 +1,7 @@
 //! The pair-wise contrastive loss of the tutorial: a batch of `n` labelled
 //! pairs, stacked as `2n` rows, each pair scored on its own.
 
-use crate::error::{LossError, check_eps, check_len, rows_len};
+use crate::error::{LossError, check_eps, check_len, check_margin, rows_len};
 use crate::kernels::{clamped_sqrt, squared_distance};
 
 /// Default clamp on the squared distance before the square root, as Keras'
@@ -70,11 +70,7 @@ impl Contrastive {
     /// # Errors
     /// [`LossError::InvalidMargin`] or [`LossError::InvalidEps`].
     pub fn validate(&self) -> Result<(), LossError> {
-        if !(self.margin.is_finite() && self.margin > 0.0) {
-            return Err(LossError::InvalidMargin {
-                margin: self.margin,
-            });
-        }
+        check_margin(self.margin)?;
         check_eps(self.eps)
     }
 

@@ -110,7 +110,7 @@ impl BatchLoss for SupCon {
             }
         }
         let scale = mean_scale(anchors);
-        similarity_backward(embeddings, dim, n, coef, scale as f32, grad);
+        similarity_backward(embeddings, dim, n, coef, scale as f32, grad)?;
         Ok(total * scale)
     }
 }

@@ -143,7 +143,7 @@ impl BatchLoss for Triplet {
             TripletMining::SemiHard => semi_hard(self.margin, labels, dist, coef, idx),
         };
         let scale = mean_scale(count);
-        distance_backward(embeddings, dim, n, inv, coef, scale as f32, grad);
+        distance_backward(embeddings, dim, n, inv, coef, scale as f32, grad)?;
         Ok(sum * scale)
     }
 }

@@ -36,14 +36,6 @@ pub(crate) fn view(
         .map_err(|e| TrainError::Internal(format!("batch buffer: {e}")))
 }
 
-/// The normalized features of images given as raw pixels, back to back, into `out`.
-pub(crate) fn pixels_to_dense(normalizer: &Normalizer, pixels: &[u8], out: &mut [f32]) {
-    let lut = normalizer.lut();
-    for (o, &p) in out.iter_mut().zip(pixels) {
-        *o = lut[usize::from(p)];
-    }
-}
-
 /// The non-zero features of images given as raw pixels (`image_len` each, back to back),
 /// one CSR row per image, after clearing `csr`.
 pub(crate) fn pixels_to_sparse(

@@ -11,7 +11,7 @@ use siamese_data::{Augment, Dataset, Normalizer, augment_seed};
 use siamese_loss::{BatchLoss, BatchScratch};
 use siamese_nn::{CsrBatch, Input, Tower, Workspace};
 
-use crate::batch::{pixels_to_dense, pixels_to_sparse, view};
+use crate::batch::{pixels_to_sparse, view};
 use crate::{Result, TrainError};
 
 /// What every shard of an in-batch step reads.
@@ -91,7 +91,7 @@ impl ImageShard {
             Input::Sparse(&self.csr)
         } else {
             let dense = &mut self.dense[..rows * image_len];
-            pixels_to_dense(ctx.normalizer, pixels, dense);
+            ctx.normalizer.write_image(pixels, dense)?;
             Input::Dense(view(dense, rows, image_len)?)
         };
         let embeddings = ctx.tower.forward(ctx.params, input, &mut self.workspace)?;

@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
-use crate::{Failure, Result, absolute, cargo, describe, status, target_dir, workspace_root};
+use crate::{Failure, Result, absolute, describe, status, target_dir, workspace_root};
 
 mod machine;
 mod markdown;
@@ -329,16 +329,7 @@ fn novelty_run(
 fn build_cli(root: &Path) -> Result<PathBuf> {
     let shown = "cargo build --release -p siamese-cli";
     println!("xtask quality: {shown}");
-    let mut cmd = cargo();
-    cmd.args(["build", "--release", "-p", "siamese-cli", "--manifest-path"])
-        .arg(root.join("Cargo.toml"));
-    let built = status(&mut cmd, shown)?;
-    if !built.success() {
-        return Err(Failure::new(format!(
-            "{shown} failed ({})",
-            describe(built)
-        )));
-    }
+    crate::bench::build(root, &["-p", "siamese-cli"])?;
     let binary = target_dir(root)?
         .join("release")
         .join(format!("siamese{}", env::consts::EXE_SUFFIX));
