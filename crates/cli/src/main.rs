@@ -7,6 +7,7 @@ mod anomaly;
 mod data;
 mod embed;
 mod eval;
+mod interrupt;
 mod progress;
 mod report;
 mod search;
@@ -63,9 +64,15 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<interrupt::Stopped>() {
+            Some(stopped) => {
+                eprintln!("{stopped}");
+                ExitCode::from(interrupt::EXIT_INTERRUPTED)
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

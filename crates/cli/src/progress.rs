@@ -3,17 +3,20 @@ use std::io::IsTerminal;
 use indicatif::{ProgressBar, ProgressStyle};
 use siamese_train::{EpochMetrics, Observer, RunInfo, StepProgress};
 
-/// Shows training progress: a bar per epoch on a terminal, one line per epoch otherwise.
+/// Shows training progress: a bar per epoch on a terminal, one line per epoch otherwise;
+/// asks the run to stop when `stop` says so.
 pub(crate) struct TrainingProgress {
     bar: Option<ProgressBar>,
     interactive: bool,
+    stop: fn() -> bool,
 }
 
 impl TrainingProgress {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(stop: fn() -> bool) -> Self {
         Self {
             bar: None,
             interactive: std::io::stderr().is_terminal(),
+            stop,
         }
     }
 }
@@ -40,12 +43,18 @@ impl Observer for TrainingProgress {
                 "dense"
             },
             100.0 * info.pixel_density,
-            if info.start_epoch > 0 {
-                format!(", resuming after epoch {}", info.start_epoch)
-            } else {
-                String::new()
+            match (info.start_epoch, info.start_step) {
+                (0, 0) => String::new(),
+                (epoch, 0) => format!(", resuming after epoch {epoch}"),
+                (epoch, step) => format!(", resuming after step {step} of epoch {}", epoch + 1),
             }
         );
+        if info.nothing_to_resume {
+            eprintln!(
+                "no checkpoint in {} yet: starting from the beginning",
+                info.run_dir.display()
+            );
+        }
     }
 
     fn epoch_started(&mut self, epoch: usize, epochs: usize, steps: usize) {
@@ -73,6 +82,16 @@ impl Observer for TrainingProgress {
                 ));
             }
         }
+    }
+
+    fn checkpoint_written(&mut self, epoch: usize, step: usize) {
+        if let Some(bar) = &self.bar {
+            bar.println(format!("checkpoint after step {step} of epoch {epoch}"));
+        }
+    }
+
+    fn stop_requested(&mut self) -> bool {
+        (self.stop)()
     }
 
     fn epoch_finished(&mut self, m: &EpochMetrics) {

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use siamese_train::{Config, Overrides, RunOptions, Summary};
+use siamese_train::{Config, Overrides, RunOptions, Summary, TrainError};
 
 use crate::progress::TrainingProgress;
 
@@ -62,16 +62,58 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
     if !args.offline {
         crate::data::ensure_data(&data_dir)?;
     }
-    let summary = siamese_train::train(
+    crate::interrupt::install()?;
+    let result = siamese_train::train(
         &config,
         &RunOptions {
             resume: args.resume,
         },
-        &mut TrainingProgress::new(),
-    )
-    .with_context(|| format!("training {}", args.config.display()))?;
+        &mut TrainingProgress::new(crate::interrupt::requested),
+    );
+    if let Err(TrainError::Stopped {
+        epoch,
+        step,
+        run_dir,
+    }) = &result
+    {
+        let at = match step {
+            0 => format!("after epoch {epoch}"),
+            step => format!("at step {step} of epoch {epoch}"),
+        };
+        return Err(crate::interrupt::Stopped {
+            what: format!("stopped {at} (checkpoint in {})", run_dir.display()),
+            resume_command: resume_command(),
+        }
+        .into());
+    }
+    let summary = result.with_context(|| format!("training {}", args.config.display()))?;
     print_summary(&summary);
     Ok(())
+}
+
+/// This very command line with `--resume`, quoted for a POSIX shell where needed.
+fn resume_command() -> String {
+    let mut words: Vec<String> = std::env::args().collect();
+    if let Some(program) = words.first_mut() {
+        *program = "siamese".into();
+    }
+    if !words.iter().any(|w| w == "--resume") {
+        words.push("--resume".into());
+    }
+    words
+        .iter()
+        .map(|w| {
+            let plain = !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@%".contains(c));
+            if plain {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn print_summary(s: &Summary) {

@@ -59,15 +59,18 @@ pub enum TrainError {
         /// What does not match.
         message: String,
     },
-    /// The observer asked the run to stop after a finished epoch.
+    /// The observer asked the run to stop (e.g. on Ctrl-C); a checkpoint of the point
+    /// where it stopped is in the run directory, and `--resume` continues exactly.
     #[error(
-        "stopped after epoch {epoch} as asked; the checkpoint is in {}: train again with \
-         --resume to continue",
+        "stopped {} as asked; the checkpoint is in {}: train again with --resume to continue",
+        stop_point(*epoch, *step),
         run_dir.display()
     )]
     Stopped {
-        /// The last finished epoch (1-based).
+        /// The epoch stopped in or after (1-based).
         epoch: usize,
+        /// Steps done of that epoch when stopped within it; 0 when stopped after it.
+        step: usize,
         /// The run directory.
         run_dir: PathBuf,
     },
@@ -95,6 +98,14 @@ pub enum TrainError {
     /// A bug: a state the code should never reach.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn stop_point(epoch: usize, step: usize) -> String {
+    if step == 0 {
+        format!("after epoch {epoch}")
+    } else {
+        format!("at step {step} of epoch {epoch}")
+    }
 }
 
 /// The result type of this crate.

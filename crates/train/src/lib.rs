@@ -48,9 +48,9 @@ mod training;
 pub use adam::Adam;
 pub use batch_step::{BatchStepContext, BatchStepper};
 pub use config::{
-    AugmentSchedule, BatchRecipe, Config, DataConfig, FirstLayer, HoldoutFrom, InvalidField,
-    LossConfig, LrSchedule, ModelConfig, Normalization, Objective, OptimizerConfig, OutputConfig,
-    Overrides, PairRecipe, TrainingConfig, TripletMining, Validation,
+    AugmentSchedule, BatchRecipe, CheckpointEvery, Config, DataConfig, FirstLayer, HoldoutFrom,
+    InvalidField, LossConfig, LrSchedule, ModelConfig, Normalization, Objective, OptimizerConfig,
+    OutputConfig, Overrides, PairRecipe, TrainingConfig, TripletMining, Validation,
 };
 pub use error::{Result, TrainError};
 pub use model::{TrainedModel, pixel_density, uses_sparse_input};

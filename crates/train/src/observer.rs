@@ -32,10 +32,14 @@ pub trait Observer: Send {
     fn epoch_started(&mut self, _epoch: usize, _epochs: usize, _steps: usize) {}
     /// A step finished.
     fn step(&mut self, _progress: &StepProgress) {}
+    /// A checkpoint within an epoch was written (see `training.checkpoint_every`) after
+    /// `step` steps of `epoch` (1-based).
+    fn checkpoint_written(&mut self, _epoch: usize, _step: usize) {}
     /// An epoch finished and was checkpointed.
     fn epoch_finished(&mut self, _metrics: &EpochMetrics) {}
-    /// Asked after every checkpointed epoch: `true` stops the run there with
-    /// [`crate::TrainError::Stopped`]; `--resume` continues it exactly.
+    /// Asked after every step and every epoch: `true` stops the run there with a checkpoint
+    /// of that point and [`crate::TrainError::Stopped`]; `--resume` continues it exactly.
+    /// Meant to be cheap (e.g. reading a flag that a Ctrl-C handler sets).
     fn stop_requested(&mut self) -> bool {
         false
     }
@@ -63,6 +67,11 @@ pub struct RunInfo {
     pub params: usize,
     /// Worker threads.
     pub threads: usize,
-    /// The epoch the run starts from (0 unless resumed).
+    /// Finished epochs the run starts after (0 unless resumed).
     pub start_epoch: usize,
+    /// Steps already done of the epoch after `start_epoch` (0 unless resumed mid-epoch).
+    pub start_step: usize,
+    /// `--resume` was asked but the run directory had no checkpoint yet (e.g. the run was
+    /// killed in its first epoch), so the run starts from the beginning.
+    pub nothing_to_resume: bool,
 }

@@ -1,6 +1,7 @@
 //! The epoch loop: a run started (or resumed) from its config, trained epoch by epoch with
-//! [`Stepper`] and Adam, scored on validation pairs and checkpointed after every epoch, and
-//! finished into the trained model and `summary.json`.
+//! [`Stepper`] and Adam, scored on validation pairs and checkpointed after every epoch (and
+//! within epochs when asked or stopped), and finished into the trained model and
+//! `summary.json`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -10,12 +11,12 @@ use siamese_loss::Contrastive;
 use siamese_nn::{Tower, TowerSpec};
 
 use crate::adam::Adam;
-use crate::config::{BatchRecipe, Config, LrSchedule};
+use crate::config::{BatchRecipe, CheckpointEvery, Config, LrSchedule};
 use crate::epoch_steps::{EpochSteps, StepInputs};
 use crate::model::{TrainedModel, uses_sparse_input};
 use crate::observer::{Observer, RunInfo, StepProgress};
 use crate::prepare::PreparedData;
-use crate::run::{Checkpoint, EpochMetrics, RunDir, Summary};
+use crate::run::{Checkpoint, EpochMetrics, PartialEpoch, RunDir, Summary};
 use crate::score::{PairScore, best_threshold, embedded_pair_distances, score_pairs};
 use crate::{Result, TrainError, seeds};
 
@@ -39,6 +40,10 @@ pub fn resolve_threads(requested: usize) -> usize {
 ///
 /// Writes `config.ron`, then after every epoch `metrics.jsonl` and `checkpoint.safetensors`,
 /// and at the end `tower.safetensors` and `summary.json`, each atomically (see [`RunDir`]).
+/// When the observer asks to stop, the checkpoint of that step is written and the run ends
+/// with [`TrainError::Stopped`]; with `resume` it continues from there to exactly the
+/// weights of an uninterrupted run. `resume` with no checkpoint yet starts from the
+/// beginning (and says so in [`RunInfo::nothing_to_resume`]).
 pub fn train(
     config: &Config,
     options: &RunOptions,
@@ -68,6 +73,10 @@ struct Training<'c> {
     sparse: bool,
     threads: usize,
     start_epoch: usize,
+    /// Steps already done of the epoch after `start_epoch`, and their totals.
+    start_step: usize,
+    start_partial: PartialEpoch,
+    nothing_to_resume: bool,
     history: Vec<EpochMetrics>,
     /// Images through the tower per epoch (each pair counts two).
     images_per_epoch: usize,
@@ -107,6 +116,9 @@ impl<'c> Training<'c> {
             sparse,
             threads,
             start_epoch: 0,
+            start_step: 0,
+            start_partial: PartialEpoch::default(),
+            nothing_to_resume: false,
             history: Vec::new(),
             images_per_epoch: 0,
         };
@@ -119,13 +131,12 @@ impl<'c> Training<'c> {
 
     fn resume(&mut self) -> Result<()> {
         let path = self.run.checkpoint_path();
-        let checkpoint = self
-            .run
-            .read_checkpoint()?
-            .ok_or_else(|| TrainError::Checkpoint {
-                path: path.clone(),
-                message: "no checkpoint to resume from (train without --resume first)".into(),
-            })?;
+        let Some(checkpoint) = self.run.read_checkpoint()? else {
+            // A script that always passes --resume must work for a run killed before its
+            // first checkpoint.
+            self.nothing_to_resume = true;
+            return Ok(());
+        };
         let fingerprint = fingerprint(self.config)?;
         if checkpoint.fingerprint != fingerprint || checkpoint.seed != self.config.training.seed {
             return Err(TrainError::Checkpoint {
@@ -149,6 +160,8 @@ impl<'c> Training<'c> {
         }
         *params = checkpoint.params;
         self.start_epoch = checkpoint.epoch;
+        self.start_step = checkpoint.step;
+        self.start_partial = checkpoint.partial;
         self.adam = checkpoint.adam;
         self.history = self.run.read_metrics()?;
         self.history.truncate(self.start_epoch);
@@ -175,19 +188,28 @@ impl<'c> Training<'c> {
             params: self.model.tower().num_params(),
             threads: self.threads,
             start_epoch: self.start_epoch,
+            start_step: self.start_step,
+            nothing_to_resume: self.nothing_to_resume,
         });
         let mut steps = EpochSteps::new(self.config, &self.data, self.model.tower())?;
         self.images_per_epoch = steps.images_per_epoch(&self.data);
         let steps_per_epoch = steps.steps_per_epoch(&self.data, training.batch_size) as u64;
         let total_steps = steps_per_epoch * training.epochs as u64;
         let schedule = self.config.optimizer.schedule;
+        let mut last_checkpoint = Instant::now();
         for epoch in self.start_epoch..training.epochs {
             let (count, batch, step_count) =
                 steps.start_epoch(self.config, &self.data, epoch, &self.history)?;
+            let (first_step, mut done) = if epoch == self.start_epoch {
+                (self.start_step, self.start_partial)
+            } else {
+                (0, PartialEpoch::default())
+            };
             observer.epoch_started(epoch + 1, training.epochs, step_count);
             let started = Instant::now();
-            let (mut loss_sum, mut correct) = (0.0f64, 0usize);
-            for step in 0..step_count {
+            let seconds_before = done.seconds;
+            let mut stop_after_epoch = false;
+            for step in first_step..step_count {
                 let global_step = epoch as u64 * steps_per_epoch + step as u64;
                 self.adam
                     .set_lr_factor(schedule.factor(global_step, total_steps, steps_per_epoch));
@@ -213,19 +235,45 @@ impl<'c> Training<'c> {
                 {
                     return Err(position("gradient"));
                 }
-                loss_sum += batch_loss;
-                correct += batch_correct;
+                done.loss_sum += batch_loss;
+                done.correct += batch_correct;
+                done.seconds = seconds_before + started.elapsed().as_secs_f64();
                 let seen = ((step + 1) * batch).min(count);
                 observer.step(&StepProgress {
                     epoch: epoch + 1,
                     step: step + 1,
                     steps: step_count,
-                    loss: loss_sum / seen as f64,
-                    accuracy: correct as f64 / seen as f64,
-                    pairs_per_second: seen as f64 / started.elapsed().as_secs_f64().max(1e-9),
+                    loss: done.loss_sum / seen as f64,
+                    accuracy: done.correct as f64 / seen as f64,
+                    pairs_per_second: seen as f64 / done.seconds.max(1e-9),
                 });
+                let stop = observer.stop_requested();
+                if step + 1 == step_count {
+                    // The epoch's own checkpoint follows at once.
+                    stop_after_epoch = stop;
+                    continue;
+                }
+                let due = match training.checkpoint_every {
+                    Some(CheckpointEvery::Steps(n)) => (step + 1) % n == 0,
+                    Some(CheckpointEvery::Seconds(s)) => {
+                        last_checkpoint.elapsed().as_secs_f64() >= s
+                    }
+                    None => false,
+                };
+                if stop || due {
+                    self.save_checkpoint(epoch, step + 1, done)?;
+                    last_checkpoint = Instant::now();
+                    observer.checkpoint_written(epoch + 1, step + 1);
+                }
+                if stop {
+                    return Err(TrainError::Stopped {
+                        epoch: epoch + 1,
+                        step: step + 1,
+                        run_dir: self.run.path().to_owned(),
+                    });
+                }
             }
-            let seconds = started.elapsed().as_secs_f64();
+            let seconds = done.seconds;
             let eval_started = Instant::now();
             let val = self
                 .score(
@@ -236,8 +284,8 @@ impl<'c> Training<'c> {
                 .0;
             let metrics = EpochMetrics {
                 epoch: epoch + 1,
-                train_loss: loss_sum / count as f64,
-                train_accuracy: correct as f64 / count as f64,
+                train_loss: done.loss_sum / count as f64,
+                train_accuracy: done.correct as f64 / count as f64,
                 val_loss: val.loss,
                 val_accuracy: val.accuracy,
                 seconds,
@@ -245,11 +293,14 @@ impl<'c> Training<'c> {
                 pairs_per_second: count as f64 / seconds.max(1e-9),
             };
             self.history.push(metrics.clone());
-            self.save_epoch(epoch + 1)?;
+            self.run.write_metrics(&self.history)?;
+            self.save_checkpoint(epoch + 1, 0, PartialEpoch::default())?;
+            last_checkpoint = Instant::now();
             observer.epoch_finished(&metrics);
-            if epoch + 1 < training.epochs && observer.stop_requested() {
+            if epoch + 1 < training.epochs && (stop_after_epoch || observer.stop_requested()) {
                 return Err(TrainError::Stopped {
                     epoch: epoch + 1,
+                    step: 0,
                     run_dir: self.run.path().to_owned(),
                 });
             }
@@ -272,10 +323,12 @@ impl<'c> Training<'c> {
         ))
     }
 
-    fn save_epoch(&self, epoch: usize) -> Result<()> {
-        self.run.write_metrics(&self.history)?;
+    /// Checkpoints the state after `epoch` finished epochs and `step` steps of the next.
+    fn save_checkpoint(&self, epoch: usize, step: usize, partial: PartialEpoch) -> Result<()> {
         self.run.write_checkpoint(&Checkpoint {
             epoch,
+            step,
+            partial,
             seed: self.config.training.seed,
             fingerprint: fingerprint(self.config)?,
             params: self.model.params().to_vec(),
@@ -339,6 +392,7 @@ fn fingerprint(config: &Config) -> Result<String> {
         c.training.epochs = 1;
     }
     c.training.threads = 0;
+    c.training.checkpoint_every = None;
     c.output.dir = PathBuf::new();
     c.data.dir = PathBuf::new();
     c.to_ron_string()

@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{smoke_config, trained_params};
+use common::{StopAt, smoke_config, trained_params};
 use siamese_data::Augment;
 use siamese_train::{
-    AugmentSchedule, BatchRecipe, Config, LrSchedule, Objective, Observer, RunDir, RunOptions,
-    Silent, TrainError, TripletMining, train,
+    AugmentSchedule, BatchRecipe, Config, LrSchedule, Objective, RunDir, RunOptions, Silent,
+    TrainError, TripletMining, train,
 };
 
 /// The smoke config with class-balanced batches of 10 classes × 8 images and `objective`.
@@ -127,25 +127,28 @@ fn one_and_two_threads_give_bit_identical_weights_with_augmentation() {
     assert_eq!(runs[0].1.test_accuracy, runs[1].1.test_accuracy);
 }
 
-struct StopAfterFirstEpoch;
-
-impl Observer for StopAfterFirstEpoch {
-    fn stop_requested(&mut self) -> bool {
-        true
-    }
-}
-
 #[test]
 fn resume_of_an_augmented_cosine_run_ends_with_the_same_weights() {
     let straight = tempfile::tempdir().unwrap();
     let config = augmented_config(straight.path());
     train(&config, &RunOptions::default(), &mut Silent).unwrap();
 
-    // The same config stopped after its first epoch, then resumed.
+    // The same config stopped within its second epoch (whose augmentation depends on the
+    // first epoch's recorded accuracy), then resumed.
     let split = tempfile::tempdir().unwrap();
     let config = augmented_config(split.path());
-    let err = train(&config, &RunOptions::default(), &mut StopAfterFirstEpoch).unwrap_err();
-    assert!(matches!(err, TrainError::Stopped { epoch: 1, .. }), "{err}");
+    let err = train(&config, &RunOptions::default(), &mut StopAt::new(2, 3)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrainError::Stopped {
+                epoch: 2,
+                step: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("--resume"), "{err}");
     train(&config, &RunOptions { resume: true }, &mut Silent).unwrap();
     assert!(

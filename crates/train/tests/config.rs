@@ -124,6 +124,18 @@ fn invalid_values_name_the_field_and_value() {
             "data.validation.count",
             "0",
         ),
+        (
+            "seed: 42,",
+            "seed: 42, checkpoint_every: Some(Steps(0)),",
+            "training.checkpoint_every",
+            "Steps(0)",
+        ),
+        (
+            "seed: 42,",
+            "seed: 42, checkpoint_every: Some(Seconds(-1.0)),",
+            "training.checkpoint_every",
+            "Seconds(-1.0)",
+        ),
     ];
     for (from, to, field, value) in cases {
         let text = pairs_text().replace(from, to);

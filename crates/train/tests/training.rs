@@ -2,8 +2,12 @@
 
 mod common;
 
-use common::{smoke_config, trained_params};
-use siamese_train::{RunDir, RunOptions, Silent, TrainError, train};
+use std::path::PathBuf;
+
+use common::{StopAt, smoke_config, trained_params};
+use siamese_train::{
+    CheckpointEvery, Observer, RunDir, RunInfo, RunOptions, Silent, TrainError, train,
+};
 
 #[test]
 fn smoke_run_learns_and_writes_the_run_directory() {
@@ -164,22 +168,178 @@ fn resume_ends_with_the_weights_of_an_uninterrupted_run() {
 }
 
 #[test]
-fn resume_refuses_a_changed_config_or_a_missing_checkpoint() {
+fn resume_refuses_a_changed_config() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = smoke_config(dir.path());
     config.data.train_limit = Some(1000);
     config.training.epochs = 1;
-    let err = train(&config, &RunOptions { resume: true }, &mut Silent).unwrap_err();
-    assert!(
-        err.to_string().contains("no checkpoint to resume from"),
-        "{err}"
-    );
-
     train(&config, &RunOptions::default(), &mut Silent).unwrap();
     config.optimizer.lr *= 2.0;
     config.training.epochs = 2;
     let err = train(&config, &RunOptions { resume: true }, &mut Silent).unwrap_err();
     assert!(err.to_string().contains("different config"), "{err}");
+}
+
+/// Remembers whether the run reported that there was nothing to resume.
+#[derive(Default)]
+struct StartWatcher {
+    nothing_to_resume: Option<bool>,
+}
+
+impl Observer for StartWatcher {
+    fn started(&mut self, info: &RunInfo) {
+        self.nothing_to_resume = Some(info.nothing_to_resume);
+    }
+}
+
+#[test]
+fn resume_without_a_checkpoint_starts_from_the_beginning_and_says_so() {
+    let fresh = tempfile::tempdir().unwrap();
+    let mut config = smoke_config(fresh.path());
+    config.data.train_limit = Some(1000);
+    config.training.epochs = 1;
+    let mut watcher = StartWatcher::default();
+    let resumed = train(&config, &RunOptions { resume: true }, &mut watcher).unwrap();
+    assert_eq!(watcher.nothing_to_resume, Some(true));
+
+    let straight = tempfile::tempdir().unwrap();
+    config.output.dir = straight.path().to_owned();
+    let mut watcher = StartWatcher::default();
+    let summary = train(&config, &RunOptions::default(), &mut watcher).unwrap();
+    assert_eq!(watcher.nothing_to_resume, Some(false));
+    assert!(trained_params(fresh.path()) == trained_params(straight.path()));
+    assert_eq!(resumed.test_accuracy, summary.test_accuracy);
+}
+
+/// A 3-epoch smoke run on 1,500 images.
+fn three_epochs(out: &std::path::Path) -> siamese_train::Config {
+    let mut config = smoke_config(out);
+    config.data.train_limit = Some(1500);
+    config.training.epochs = 3;
+    config
+}
+
+/// Asserts that two runs ended with the same weights, test figures and epoch metrics (all
+/// but the timings).
+fn assert_same_run(a: &std::path::Path, b: &std::path::Path) {
+    assert!(trained_params(a) == trained_params(b), "weights differ");
+    let (ra, rb) = (RunDir::new(a), RunDir::new(b));
+    let (sa, sb) = (ra.read_summary().unwrap(), rb.read_summary().unwrap());
+    assert_eq!(
+        (sa.test_accuracy, sa.test_loss, sa.epochs),
+        (sb.test_accuracy, sb.test_loss, sb.epochs)
+    );
+    let (ma, mb) = (ra.read_metrics().unwrap(), rb.read_metrics().unwrap());
+    assert_eq!(ma.len(), mb.len());
+    for (x, y) in ma.iter().zip(&mb) {
+        assert_eq!(
+            (
+                x.epoch,
+                x.train_loss,
+                x.train_accuracy,
+                x.val_loss,
+                x.val_accuracy
+            ),
+            (
+                y.epoch,
+                y.train_loss,
+                y.train_accuracy,
+                y.val_loss,
+                y.val_accuracy
+            )
+        );
+    }
+}
+
+#[test]
+fn a_run_stopped_mid_epoch_resumes_to_the_weights_of_an_uninterrupted_run() {
+    let straight = tempfile::tempdir().unwrap();
+    train(
+        &three_epochs(straight.path()),
+        &RunOptions::default(),
+        &mut Silent,
+    )
+    .unwrap();
+
+    let split = tempfile::tempdir().unwrap();
+    let config = three_epochs(split.path());
+    let err = train(&config, &RunOptions::default(), &mut StopAt::new(2, 5)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrainError::Stopped {
+                epoch: 2,
+                step: 5,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("at step 5 of epoch 2"), "{err}");
+    assert_eq!(RunDir::new(split.path()).read_metrics().unwrap().len(), 1);
+    // Stopped twice, the second time right at an epoch's end.
+    let err = train(
+        &config,
+        &RunOptions { resume: true },
+        &mut StopAt::new(2, 0),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrainError::Stopped {
+                epoch: 2,
+                step: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    train(&config, &RunOptions { resume: true }, &mut Silent).unwrap();
+    assert_same_run(straight.path(), split.path());
+}
+
+/// Copies the run's checkpoint aside the first time one is written within an epoch, as
+/// the last file a crash would leave.
+struct KeepFirstMidEpochCheckpoint {
+    run_dir: PathBuf,
+    kept: Option<(usize, usize, PathBuf)>,
+}
+
+impl Observer for KeepFirstMidEpochCheckpoint {
+    fn checkpoint_written(&mut self, epoch: usize, step: usize) {
+        if self.kept.is_none() {
+            let copy = self.run_dir.with_extension("kept");
+            std::fs::copy(RunDir::new(&self.run_dir).checkpoint_path(), &copy).unwrap();
+            self.kept = Some((epoch, step, copy));
+        }
+    }
+}
+
+#[test]
+fn periodic_checkpoints_within_an_epoch_resume_exactly() {
+    let parent = tempfile::tempdir().unwrap();
+    let straight = parent.path().join("straight");
+    let mut config = three_epochs(&straight);
+    config.training.checkpoint_every = Some(CheckpointEvery::Steps(10));
+    let mut keeper = KeepFirstMidEpochCheckpoint {
+        run_dir: straight.clone(),
+        kept: None,
+    };
+    train(&config, &RunOptions::default(), &mut keeper).unwrap();
+    let (epoch, step, copy) = keeper.kept.unwrap();
+    assert_eq!((epoch, step), (1, 10));
+
+    // A run "killed" right after that checkpoint: only its config and checkpoint are left.
+    let crashed = parent.path().join("crashed");
+    let run = RunDir::create(&crashed).unwrap();
+    std::fs::copy(&copy, run.checkpoint_path()).unwrap();
+    // The checkpoint interval is not part of the result, so it may change on resume.
+    let mut rest = config.clone();
+    rest.output.dir = crashed.clone();
+    rest.training.checkpoint_every = Some(CheckpointEvery::Seconds(3600.0));
+    train(&rest, &RunOptions { resume: true }, &mut Silent).unwrap();
+    assert_same_run(&straight, &crashed);
 }
 
 #[test]

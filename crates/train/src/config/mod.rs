@@ -16,7 +16,9 @@ mod validate;
 
 pub use loss::{LossConfig, Objective, TripletMining};
 pub use optimizer::{LrSchedule, OptimizerConfig};
-pub use training::{AugmentSchedule, BatchRecipe, FirstLayer, PairRecipe, TrainingConfig};
+pub use training::{
+    AugmentSchedule, BatchRecipe, CheckpointEvery, FirstLayer, PairRecipe, TrainingConfig,
+};
 
 /// A whole experiment: data, model, loss, optimizer, training schedule and output.
 ///

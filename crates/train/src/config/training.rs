@@ -37,6 +37,33 @@ pub struct TrainingConfig {
     /// Dense or sparse arithmetic in the first layer.
     #[serde(default)]
     pub first_layer: FirstLayer,
+    /// Checkpoints within an epoch as well as at its end, for epochs long enough that
+    /// losing one hurts: `Some(Steps(500))` or `Some(Seconds(600.0))`. Results do not
+    /// depend on it, and a resumed run may change it.
+    #[serde(default)]
+    pub checkpoint_every: Option<CheckpointEvery>,
+}
+
+/// How often a run writes a checkpoint within an epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CheckpointEvery {
+    /// After every N steps.
+    Steps(usize),
+    /// After the first step that ends at least this many seconds after the last checkpoint.
+    Seconds(f64),
+}
+
+impl CheckpointEvery {
+    /// `None` when the value makes sense, else what is expected instead.
+    pub(crate) fn problem(&self) -> Option<&'static str> {
+        match *self {
+            CheckpointEvery::Steps(0) => Some("Steps(n) with n ≥ 1"),
+            CheckpointEvery::Seconds(s) if !(s.is_finite() && s > 0.0) => {
+                Some("Seconds(s) with a finite s > 0")
+            }
+            _ => None,
+        }
+    }
 }
 
 fn default_shard_pairs() -> usize {

@@ -197,6 +197,11 @@ impl Config {
                 ));
             }
         }
+        if let Some(every) = self.training.checkpoint_every
+            && let Some(expected) = every.problem()
+        {
+            return Err(bad("training.checkpoint_every", every, expected));
+        }
         if self.data.train_limit == Some(0) {
             return Err(bad(
                 "data.train_limit",

@@ -9,13 +9,21 @@ use crate::adam::Adam;
 use crate::{Result, TrainError};
 
 const VERSION_KEY: &str = "siamese.checkpoint_version";
-const VERSION: &str = "1";
+// Version 2 added the position within an epoch: a version-1 reader would take a
+// mid-epoch checkpoint for the end of an epoch.
+const VERSION: &str = "2";
 
-/// The state after a finished epoch. Randomness needs no saved generator: every epoch's
-/// shuffle and pairs derive from `(seed, epoch)`, so the seed and the epoch are the state.
+/// The state after a finished epoch or a step within one. Randomness needs no saved
+/// generator: every epoch's shuffle, pairs, batches and augmentation derive from
+/// `(seed, epoch, position)`, so the seed, the epoch and the step are the state.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Checkpoint {
+    /// Finished epochs.
     pub(crate) epoch: usize,
+    /// Steps done of the epoch after `epoch` (0 at an epoch's end).
+    pub(crate) step: usize,
+    /// The running totals of that epoch, so its metrics come out as if never stopped.
+    pub(crate) partial: PartialEpoch,
     pub(crate) seed: u64,
     pub(crate) fingerprint: String,
     pub(crate) params: Vec<f32>,
@@ -41,6 +49,20 @@ impl Checkpoint {
         ];
         let metadata = BTreeMap::from([
             ("epoch".to_string(), self.epoch.to_string()),
+            ("step".to_string(), self.step.to_string()),
+            // The bits, so the resumed epoch's mean loss is the uninterrupted one's.
+            (
+                "epoch_loss_sum_bits".to_string(),
+                self.partial.loss_sum.to_bits().to_string(),
+            ),
+            (
+                "epoch_correct".to_string(),
+                self.partial.correct.to_string(),
+            ),
+            (
+                "epoch_seconds".to_string(),
+                self.partial.seconds.to_string(),
+            ),
             ("seed".to_string(), self.seed.to_string()),
             ("config_fingerprint".to_string(), self.fingerprint.clone()),
             ("adam".to_string(), adam_json),
@@ -56,6 +78,25 @@ impl Checkpoint {
             .required("epoch")?
             .parse()
             .map_err(|e| bad(format!("epoch: {e}")))?;
+        let step = file
+            .required("step")?
+            .parse()
+            .map_err(|e| bad(format!("step: {e}")))?;
+        let partial = PartialEpoch {
+            loss_sum: f64::from_bits(
+                file.required("epoch_loss_sum_bits")?
+                    .parse()
+                    .map_err(|e| bad(format!("epoch_loss_sum_bits: {e}")))?,
+            ),
+            correct: file
+                .required("epoch_correct")?
+                .parse()
+                .map_err(|e| bad(format!("epoch_correct: {e}")))?,
+            seconds: file
+                .required("epoch_seconds")?
+                .parse()
+                .map_err(|e| bad(format!("epoch_seconds: {e}")))?,
+        };
         let seed = file
             .required("seed")?
             .parse()
@@ -77,12 +118,25 @@ impl Checkpoint {
         }
         Ok(Self {
             epoch,
+            step,
+            partial,
             seed,
             fingerprint: file.required("config_fingerprint")?.to_owned(),
             params,
             adam: scalars.into_adam(m, v),
         })
     }
+}
+
+/// The running totals of an epoch in progress.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct PartialEpoch {
+    /// Summed loss of the steps done (loss per item × items).
+    pub(crate) loss_sum: f64,
+    /// Correct items of the steps done.
+    pub(crate) correct: usize,
+    /// Seconds spent on the steps done.
+    pub(crate) seconds: f64,
 }
 
 /// Adam's scalar state, stored as JSON in the header.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use siamese_io::FileError;
 
-pub(crate) use checkpoint::Checkpoint;
+pub(crate) use checkpoint::{Checkpoint, PartialEpoch};
 pub use records::{AnomalyReport, ClassScore, EpochMetrics, EvalReport, Summary};
 
 use crate::config::Config;
