@@ -3,8 +3,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use siamese_data::download::{Downloader, Progress};
-use siamese_data::{Mnist, missing_files};
+use siamese_data::download::{Chain, Downloader, Progress};
+use siamese_data::{Mnist, check_data_dir, missing_files};
 
 #[derive(Debug, Args)]
 pub(crate) struct DataArgs {
@@ -22,7 +22,8 @@ pub(crate) fn run(args: DataArgs) -> Result<()> {
     if !args.offline {
         ensure_data(&dir)?;
     }
-    let mnist = Mnist::load(&dir).with_context(|| format!("loading {}", dir.display()))?;
+    // Every error of loading names the directory or file concerned.
+    let mnist = Mnist::load(&dir)?;
     println!("data directory: {}", dir.display());
     for (name, ds) in [("train", &mnist.train), ("test", &mnist.test)] {
         println!(
@@ -39,8 +40,9 @@ pub(crate) fn run(args: DataArgs) -> Result<()> {
 }
 
 /// Downloads whatever MNIST files `dir` lacks, with a progress bar; does nothing when all
-/// four are there.
+/// four are there, and refuses a `dir` that is a file before announcing any download.
 pub(crate) fn ensure_data(dir: &Path) -> Result<()> {
+    check_data_dir(dir)?;
     if missing_files(dir).is_empty() {
         return Ok(());
     }
@@ -56,11 +58,14 @@ pub(crate) fn ensure_data(dir: &Path) -> Result<()> {
             bar.set_position(0);
         }
         Progress::Received { received, .. } => bar.set_position(received),
-        Progress::MirrorFailed { error, .. } => bar.println(format!("mirror failed: {error}")),
+        Progress::MirrorFailed { error, .. } => {
+            bar.println(format!("mirror failed: {}", Chain(error)));
+        }
         _ => {}
     };
     let result = Downloader::default().ensure(dir, &mut on_progress);
     bar.finish_and_clear();
-    result.with_context(|| format!("fetching MNIST into {}", dir.display()))?;
+    // Not naming `dir`: every download error names the directory or file concerned.
+    result.context("downloading MNIST")?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use siamese_eval::{Split, export_embeddings, load_split};
 
@@ -30,7 +30,8 @@ pub(crate) fn run(args: EmbedArgs) -> Result<()> {
     let embeddings = run.model.embed(&data)?;
     let seconds = start.elapsed().as_secs_f64();
     let out = args.out.unwrap_or_else(|| run.dir.embeddings_dir());
-    let written = export_embeddings(&out, args.split.name(), &embeddings, data.labels())?;
+    let written = export_embeddings(&out, args.split.name(), &embeddings, data.labels())
+        .context("exporting the embeddings")?;
     println!(
         "embedded {} {} images into {} dimensions in {seconds:.2} s",
         data.len(),

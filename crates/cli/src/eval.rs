@@ -27,7 +27,7 @@ pub(crate) struct OpenRun {
 
 impl OpenRun {
     pub(crate) fn open(run_dir: &Path, data: Option<PathBuf>) -> Result<Self> {
-        let dir = RunDir::new(run_dir);
+        let dir = RunDir::open_trained(run_dir)?;
         let config = dir.read_config_with_data(data)?;
         let model = dir
             .read_model()

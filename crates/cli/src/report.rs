@@ -15,7 +15,7 @@ pub(crate) struct ReportArgs {
 }
 
 pub(crate) fn run(args: ReportArgs) -> Result<()> {
-    let inputs = ReportInputs::load(RunDir::new(&args.run_dir), args.data)
+    let inputs = ReportInputs::load(RunDir::open_trained(&args.run_dir)?, args.data)
         .with_context(|| format!("loading the run in {}", args.run_dir.display()))?;
     for file in write_report(&inputs)? {
         println!("wrote {}", file.display());

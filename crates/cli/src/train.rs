@@ -23,7 +23,7 @@ pub(crate) struct TrainArgs {
     /// Override optimizer.lr.
     #[arg(long)]
     lr: Option<f32>,
-    /// Override training.threads (0 = one per core).
+    /// Override training.threads (0 = one per core; at most 4 per core).
     #[arg(long)]
     threads: Option<usize>,
     /// Override training.seed.

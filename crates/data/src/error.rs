@@ -12,7 +12,10 @@ pub type Result<T, E = DataError> = std::result::Result<T, E>;
 /// Everything that can go wrong while reading, validating or sampling data.
 ///
 /// Messages name the file involved (when there is one) and state what was
-/// expected and what was found, so they can be shown to users as they are.
+/// expected and what was found, so they can be shown to users as they are. A
+/// variant that wraps an operating-system or decoder error returns it as its
+/// [`source`](std::error::Error::source) and leaves it out of its own message,
+/// so a printed chain of causes says it once.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DataError {
@@ -21,6 +24,24 @@ pub enum DataError {
     MissingFile {
         /// The path that was looked up.
         path: PathBuf,
+    },
+
+    /// The data directory is a file (or another non-directory).
+    #[error("{path} is a file, not a directory; expected a directory of MNIST-layout files")]
+    NotADirectory {
+        /// The path given as the data directory.
+        path: PathBuf,
+    },
+
+    /// The data directory does not exist.
+    #[error(
+        "{dir}: no such directory; expected one holding the four MNIST-layout files \
+         (train-images-idx3-ubyte[.gz], ...), or set the SIAMESE_DATA_DIR environment \
+         variable to one"
+    )]
+    NoDirectory {
+        /// The path given as the data directory.
+        dir: PathBuf,
     },
 
     /// Some of the four files of an MNIST-layout directory are missing.
@@ -38,7 +59,7 @@ pub enum DataError {
     },
 
     /// The operating system reported an error while reading or writing `path`.
-    #[error("{path}: I/O error: {source}")]
+    #[error("{path}: I/O error")]
     Io {
         /// The file being read or written.
         path: PathBuf,
@@ -47,7 +68,7 @@ pub enum DataError {
     },
 
     /// The gzip stream in `path` is corrupt.
-    #[error("{path}: corrupt gzip data: {source}")]
+    #[error("{path}: corrupt gzip data")]
     Gzip {
         /// The file being read.
         path: PathBuf,

@@ -69,8 +69,8 @@ pub use error::{DataError, Result};
 pub use idx::{Compression, IdxArray, IdxData, IdxType, MAX_DIMS, MAX_PAYLOAD_BYTES};
 pub use mnist::{
     DATA_DIR_ENV, DEFAULT_DATA_DIR, MNIST_FILES, Mnist, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES,
-    TRAIN_LABELS, data_dir_from_env, default_data_dir, load_mnist_dir, missing_files,
-    resolve_data_dir, resolve_file,
+    TRAIN_LABELS, check_data_dir, data_dir_from_env, default_data_dir, load_mnist_dir,
+    missing_files, resolve_data_dir, resolve_file,
 };
 pub use normalize::Normalizer;
 pub use pairs::{Pair, classic_pairs, epoch_seed, random_pairs};

@@ -64,6 +64,21 @@ pub fn resolve_file(dir: &Path, name: &str) -> Option<PathBuf> {
     gz.is_file().then_some(gz)
 }
 
+/// Refuses a data directory path that names something other than a directory, before
+/// anything looks for files in it or tries to create it.
+///
+/// # Errors
+/// [`DataError::NotADirectory`] when `dir` exists and is not a directory; a `dir` that does
+/// not exist yet passes (a download creates it).
+pub fn check_data_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(DataError::NotADirectory {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 /// The standard files (names from [`MNIST_FILES`]) found in `dir` neither raw
 /// nor gzipped.
 pub fn missing_files(dir: &Path) -> Vec<&'static str> {
@@ -88,8 +103,19 @@ impl Mnist {
     /// The class count is `1 + max training label`; a test label at or above
     /// it is an error. Image shapes come from the files, not from MNIST's
     /// 28×28. If files are missing, the error lists all of them.
+    ///
+    /// # Errors
+    /// [`DataError::NotADirectory`] or [`DataError::NoDirectory`] when `dir` is not a
+    /// directory, [`DataError::MissingMnistFiles`] when files are missing, and the errors of
+    /// reading IDX files.
     pub fn load(dir: impl AsRef<Path>) -> Result<Mnist> {
         let dir = dir.as_ref();
+        check_data_dir(dir)?;
+        if !dir.exists() {
+            return Err(DataError::NoDirectory {
+                dir: dir.to_path_buf(),
+            });
+        }
         let paths: Vec<PathBuf> = MNIST_FILES
             .iter()
             .filter_map(|name| resolve_file(dir, name))

@@ -524,9 +524,29 @@ fn an_unreachable_mirror_fails_fast() {
         "{attempts:?}"
     );
     assert_eq!(missing.len(), 4);
-    let needle = format!("{mirror}{TRAIN_IMAGES}.gz: request failed");
+    // The transport's reason follows once, after the attempt's own words.
+    let needle = format!("{mirror}{TRAIN_IMAGES}.gz: request failed: ");
     assert!(msg.contains(&needle), "{needle:?} not in:\n{msg}");
     assert!(listing(dir.path()).is_empty());
+}
+
+#[test]
+fn a_file_is_refused_as_the_directory_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("passwd");
+    std::fs::write(&file, "root:x:0:0").unwrap();
+    let err = quick(vec![closed_port_mirror()])
+        .ensure(&file, &mut |_| panic!("no download may start"))
+        .unwrap_err();
+    assert!(
+        matches!(err, DownloadError::NotADirectory { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{} is a file, not a directory", file.display())),
+        "{err}"
+    );
 }
 
 #[test]

@@ -109,6 +109,32 @@ fn missing_files_are_all_listed_with_where_to_put_them() {
 }
 
 #[test]
+fn a_file_or_a_missing_path_is_not_taken_for_a_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("passwd");
+    fs::write(&file, "root:x:0:0").unwrap();
+    let e = Mnist::load(&file).unwrap_err();
+    assert!(matches!(e, DataError::NotADirectory { .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{} is a file, not a directory; expected a directory of MNIST-layout files",
+            file.display()
+        )
+    );
+    assert!(siamese_data::check_data_dir(&file).is_err());
+
+    let nowhere = dir.path().join("nowhere");
+    assert!(
+        siamese_data::check_data_dir(&nowhere).is_ok(),
+        "a download may create it"
+    );
+    let e = Mnist::load(&nowhere).unwrap_err();
+    assert!(matches!(e, DataError::NoDirectory { .. }), "{e:?}");
+    assert!(e.to_string().contains("no such directory"), "{e}");
+}
+
+#[test]
 fn test_label_beyond_training_classes() {
     let dir = fake_dir(&[0, 1, 2], &[1, 3], false);
     let e = Mnist::load(dir.path()).unwrap_err();

@@ -55,6 +55,14 @@ pub fn detect_anomalies(
         });
     }
     let train = load_split(config, Split::Train)?;
+    let known = train.num_classes();
+    if classes.iter().any(|&c| c as usize >= known) {
+        return Err(EvalError::Invalid {
+            what: "held-out classes",
+            value: format!("{classes:?}"),
+            expected: format!("classes of the data: 0 to {}", known.saturating_sub(1)),
+        });
+    }
     let seen: Vec<usize> = (0..train.len())
         .filter(|&i| !classes.contains(&train.label(i)))
         .collect();

@@ -3,8 +3,11 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// A file that could not be written; the previous file at `path`, if any, is intact.
+///
+/// The operating system's reason is the [`source`](std::error::Error::source), not part of
+/// the message, so a printed chain of causes says it once.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {source}", path.display())]
+#[error("cannot write {}", path.display())]
 pub struct WriteError {
     /// The file that was to be written.
     pub path: PathBuf,
@@ -77,7 +80,8 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.path, path);
-        assert!(err.to_string().contains("disk full"), "{err}");
+        assert_eq!(err.to_string(), format!("cannot write {}", path.display()));
+        assert_eq!(err.source.to_string(), "disk full");
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }

@@ -30,8 +30,10 @@ use std::path::PathBuf;
 /// A file that could not be read or written, or whose content is not what it should be.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    /// The operating system refused a read or write.
-    #[error("{}: {source}", path.display())]
+    /// The operating system refused a read or write. The message is the path alone; what
+    /// the operating system said is the [`source`](std::error::Error::source), so a printed
+    /// chain reads `path: reason` with the reason said once.
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,

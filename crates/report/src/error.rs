@@ -30,7 +30,7 @@ pub enum ReportError {
         message: String,
     },
     /// Encoding a figure as PNG failed.
-    #[error("encoding {figure} as PNG: {source}")]
+    #[error("encoding {figure} as PNG")]
     Encode {
         /// The figure's file name.
         figure: &'static str,

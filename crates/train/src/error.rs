@@ -3,6 +3,10 @@ use std::path::PathBuf;
 use crate::config::InvalidField;
 
 /// Everything that can stop an experiment.
+///
+/// A variant that wraps an operating-system error returns it as its
+/// [`source`](std::error::Error::source) and leaves it out of its own message, so a printed
+/// chain of causes says it once.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// The config file is not valid RON for a [`crate::Config`].
@@ -25,9 +29,72 @@ pub enum TrainError {
         /// The field and its bad value.
         invalid: InvalidField,
     },
-    /// A config value that only turns out wrong once the data is known.
+    /// A config value that only turns out wrong once the data or the machine is known, e.g.
+    /// a `data.train_limit` beyond the training images or more threads than the cores can
+    /// take.
     #[error("config: {0}")]
     ConfigVsData(InvalidField),
+    /// Training (or its pairs) would need more memory than the machine has: refused
+    /// before any of it is allocated.
+    #[error(
+        "{what} would need {} of memory, more than the {} {limit_kind}: {details}",
+        bytes(*needed),
+        bytes(*limit)
+    )]
+    Memory {
+        /// What needs it: `"training"` or `"the training pairs"`.
+        what: &'static str,
+        /// The sizes and config fields that make up the need.
+        details: String,
+        /// Bytes needed (estimated).
+        needed: u64,
+        /// Bytes there are.
+        limit: u64,
+        /// `"available"` (free memory now), or `"addressable"` where that is unknown.
+        limit_kind: &'static str,
+    },
+    /// A run directory path that names a file.
+    #[error("{} is a file, not a directory; expected a run directory", path.display())]
+    NotADirectory {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The run directory cannot be created.
+    #[error("cannot create the run directory {}", path.display())]
+    CreateRunDir {
+        /// The run directory.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// A run directory to read that does not exist.
+    #[error("{}: no such run directory; train it first", path.display())]
+    NoRunDir {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A run directory without a trained tower: never trained, or stopped before the end.
+    #[error(
+        "{} has no trained tower ({tower_file}): {}",
+        path.display(),
+        if *resumable {
+            format!(
+                "its training stopped before the end; finish it with `siamese train CONFIG \
+                 --out {} --resume`",
+                path.display()
+            )
+        } else {
+            "train it first".to_owned()
+        }
+    )]
+    NotTrained {
+        /// The run directory.
+        path: PathBuf,
+        /// The name of the tower file it lacks.
+        tower_file: &'static str,
+        /// Whether it holds a checkpoint to resume from.
+        resumable: bool,
+    },
     /// Loading or preparing the data failed.
     #[error(transparent)]
     Data(#[from] siamese_data::DataError),
@@ -105,6 +172,17 @@ fn stop_point(epoch: usize, step: usize) -> String {
         format!("after epoch {epoch}")
     } else {
         format!("at step {step} of epoch {epoch}")
+    }
+}
+
+/// `bytes` in the largest unit that keeps it above 1, e.g. `50.2 GB`.
+fn bytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    match b {
+        b if b >= 1e12 => format!("{:.1} TB", b / 1e12),
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        _ => format!("{bytes} bytes"),
     }
 }
 

@@ -49,8 +49,9 @@ pub use adam::Adam;
 pub use batch_step::{BatchStepContext, BatchStepper};
 pub use config::{
     AugmentSchedule, BatchRecipe, CheckpointEvery, Config, DataConfig, FirstLayer, HoldoutFrom,
-    InvalidField, LossConfig, LrSchedule, ModelConfig, Normalization, Objective, OptimizerConfig,
-    OutputConfig, Overrides, PairRecipe, TrainingConfig, TripletMining, Validation,
+    InvalidField, LossConfig, LrSchedule, MAX_THREADS_PER_CORE, ModelConfig, Normalization,
+    Objective, OptimizerConfig, OutputConfig, Overrides, PairRecipe, TrainingConfig, TripletMining,
+    Validation, resolve_threads,
 };
 pub use error::{Result, TrainError};
 pub use model::{TrainedModel, pixel_density, uses_sparse_input};
@@ -59,4 +60,4 @@ pub use prepare::PreparedData;
 pub use run::{AnomalyReport, ClassScore, EpochMetrics, EvalReport, RunDir, Summary, write_json};
 pub use score::{PairScore, best_threshold, embedded_pair_distances, score_pairs};
 pub use step::{StepContext, Stepper};
-pub use training::{RunOptions, resolve_threads, train};
+pub use training::{RunOptions, train};

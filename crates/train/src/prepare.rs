@@ -33,11 +33,17 @@ pub struct PreparedData {
 impl PreparedData {
     /// Loads the MNIST-layout directory of the config, applies limits, splits off the
     /// validation images and makes the pairs.
+    ///
+    /// # Errors
+    /// The data's errors, and [`TrainError::ConfigVsData`] or [`TrainError::Memory`] for a
+    /// limit, batch size, holdout or pair count the data or memory cannot satisfy, each
+    /// refused before the pairs are made.
     pub fn load(config: &Config) -> Result<Self> {
         let Mnist {
             mut train,
             mut test,
         } = Mnist::load(&config.data.dir)?;
+        config.check_data_limits(&train, &test)?;
         if let Some(n) = config.data.train_limit {
             train.truncate(n);
         }
@@ -83,15 +89,9 @@ impl PreparedData {
             Normalization::UnitRange => Normalizer::unit_range(),
             Normalization::Standardize => Normalizer::standardize_from(&train),
         };
+        config.check_pairs_memory()?;
         let train_pairs = make_train_pairs(config, &train, 0)?;
-        let batch = config.training.batch_size;
-        if batch > train_pairs.len() {
-            return Err(TrainError::ConfigVsData(InvalidField {
-                field: "training.batch_size",
-                value: batch.to_string(),
-                expected: format!("at most the {} training pairs", train_pairs.len()),
-            }));
-        }
+        config.check_batch_size(train.len(), train_pairs.len())?;
         let validation_pairs = classic_pairs(
             validation.labels(),
             validation.num_classes(),

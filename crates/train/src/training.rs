@@ -11,7 +11,7 @@ use siamese_loss::Contrastive;
 use siamese_nn::{Tower, TowerSpec};
 
 use crate::adam::Adam;
-use crate::config::{BatchRecipe, CheckpointEvery, Config, LrSchedule};
+use crate::config::{BatchRecipe, CheckpointEvery, Config, LrSchedule, resolve_threads};
 use crate::epoch_steps::{EpochSteps, StepInputs};
 use crate::model::{TrainedModel, uses_sparse_input};
 use crate::observer::{Observer, RunInfo, StepProgress};
@@ -27,15 +27,6 @@ pub struct RunOptions {
     pub resume: bool,
 }
 
-/// The number of worker threads a config asks for (0 = one per core).
-pub fn resolve_threads(requested: usize) -> usize {
-    if requested > 0 {
-        requested
-    } else {
-        std::thread::available_parallelism().map_or(1, usize::from)
-    }
-}
-
 /// Trains the experiment of `config` into its run directory and returns the final figures.
 ///
 /// Writes `config.ron`, then after every epoch `metrics.jsonl` and `checkpoint.safetensors`,
@@ -44,12 +35,16 @@ pub fn resolve_threads(requested: usize) -> usize {
 /// with [`TrainError::Stopped`]; with `resume` it continues from there to exactly the
 /// weights of an uninterrupted run. `resume` with no checkpoint yet starts from the
 /// beginning (and says so in [`RunInfo::nothing_to_resume`]).
+///
+/// Asks that can never work are refused before anything big starts: more threads than
+/// [`crate::MAX_THREADS_PER_CORE`] per core, and, right after the data is loaded, limits
+/// and batch sizes beyond the data and a tower whose training would not fit in memory.
 pub fn train(
     config: &Config,
     options: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Result<Summary> {
-    let threads = resolve_threads(config.training.threads);
+    let threads = resolve_threads(config.training.threads)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -85,6 +80,7 @@ struct Training<'c> {
 impl<'c> Training<'c> {
     fn start(config: &'c Config, options: &RunOptions, threads: usize) -> Result<Self> {
         let data = PreparedData::load(config)?;
+        config.check_training_memory(data.train.image_len())?;
         let tower = Tower::new(TowerSpec {
             input: data.train.image_len(),
             hidden: config.model.hidden.clone(),

@@ -10,11 +10,15 @@ use super::{Downloader, MAX_DOWNLOAD_BYTES};
 use crate::mnist::DATA_DIR_ENV;
 
 /// What went wrong with one download attempt from one mirror.
+///
+/// A variant that wraps a transport, I/O or decoder error returns it as its
+/// [`source`](std::error::Error::source) and leaves it out of its own message;
+/// [`Chain`] prints both.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
     /// No response: connection refused, DNS failure, TLS error, timeout.
-    #[error("{url}: request failed: {source}")]
+    #[error("{url}: request failed")]
     Transport {
         /// The URL requested.
         url: String,
@@ -43,7 +47,7 @@ pub enum FetchError {
     },
 
     /// Reading the body failed for another reason (e.g. a stalled transfer).
-    #[error("{url}: reading the body failed after {received} bytes: {source}")]
+    #[error("{url}: reading the body failed after {received} bytes")]
     Read {
         /// The URL requested.
         url: String,
@@ -63,7 +67,7 @@ pub enum FetchError {
     },
 
     /// The body starts like gzip but does not decompress.
-    #[error("{url}: corrupt gzip data for {file}: {source}")]
+    #[error("{url}: corrupt gzip data for {file}")]
     Gzip {
         /// The URL requested.
         url: String,
@@ -110,8 +114,18 @@ pub enum DownloadError {
     #[error("no download mirror configured; expected at least one base URL")]
     NoMirrors,
 
+    /// The data directory is a file (or another non-directory), so nothing can go in it.
+    #[error(
+        "{} is a file, not a directory; expected a directory for the MNIST files",
+        path.display()
+    )]
+    NotADirectory {
+        /// The path given as the data directory.
+        path: PathBuf,
+    },
+
     /// Creating the directory or writing a file failed.
-    #[error("{path}: I/O error: {source}")]
+    #[error("{}: I/O error", path.display())]
     Io {
         /// The directory or file involved.
         path: PathBuf,
@@ -145,13 +159,44 @@ pub enum DownloadError {
     },
 }
 
-/// One attempt per line, for [`DownloadError::Unavailable`].
+/// One attempt per line, each with its causes, for [`DownloadError::Unavailable`].
 struct Attempts<'a>(&'a [FetchError]);
 
 impl fmt::Display for Attempts<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for attempt in self.0 {
-            write!(f, "\n  - {attempt}")?;
+            write!(f, "\n  - {}", Chain(attempt))?;
+        }
+        Ok(())
+    }
+}
+
+/// An error followed by each of its causes, joined by `": "`: the whole story of one
+/// error, for a message that lists several (like a failed download's attempts) where no
+/// error reporter walks the chain.
+///
+/// ```
+/// use siamese_data::download::{Chain, FetchError};
+/// let error = FetchError::Read {
+///     url: "https://example.org/t10k-labels-idx1-ubyte.gz".into(),
+///     received: 512,
+///     source: std::io::Error::other("connection reset"),
+/// };
+/// assert_eq!(
+///     Chain(&error).to_string(),
+///     "https://example.org/t10k-labels-idx1-ubyte.gz: reading the body failed after 512 \
+///      bytes: connection reset"
+/// );
+/// ```
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
         }
         Ok(())
     }

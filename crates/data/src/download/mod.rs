@@ -37,7 +37,7 @@ use crate::mnist::{TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, missing
 mod error;
 mod fetch;
 
-pub use error::{DownloadError, FetchError};
+pub use error::{Chain, DownloadError, FetchError};
 use fetch::{fetch, store};
 
 /// The public mirrors, in the order tried: the one torchvision uses, then
@@ -200,6 +200,7 @@ impl Downloader {
     /// reached at all is tried last for the remaining files.
     ///
     /// # Errors
+    /// [`DownloadError::NotADirectory`] when `dir` is a file;
     /// [`DownloadError::Unavailable`] as soon as one file fails on every
     /// mirror (files already downloaded are kept), listing each attempt, the
     /// files still missing, and where to put them by hand;
@@ -211,6 +212,11 @@ impl Downloader {
         dir: &Path,
         progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<Fetched, DownloadError> {
+        if crate::check_data_dir(dir).is_err() {
+            return Err(DownloadError::NotADirectory {
+                path: dir.to_path_buf(),
+            });
+        }
         let missing = missing_files(dir);
         let mut fetched = Fetched::default();
         for file in &FILES {

@@ -9,11 +9,13 @@ use siamese_nn::Init;
 
 use crate::{Result, TrainError};
 
+mod limits;
 mod loss;
 mod optimizer;
 mod training;
 mod validate;
 
+pub use limits::{MAX_THREADS_PER_CORE, resolve_threads};
 pub use loss::{LossConfig, Objective, TripletMining};
 pub use optimizer::{LrSchedule, OptimizerConfig};
 pub use training::{

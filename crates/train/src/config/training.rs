@@ -27,7 +27,9 @@ pub struct TrainingConfig {
     pub augment_schedule: AugmentSchedule,
     /// The one seed every random choice derives from.
     pub seed: u64,
-    /// Worker threads; 0 means one per core. Results do not depend on it.
+    /// Worker threads; 0 means one per core, and more than
+    /// [`MAX_THREADS_PER_CORE`](crate::MAX_THREADS_PER_CORE) per core is refused when
+    /// training starts. Results do not depend on it.
     #[serde(default)]
     pub threads: usize,
     /// Pairs per parallel shard of a minibatch. Shards are summed in a fixed order, so this

@@ -3,6 +3,7 @@
 //! CLI only read it (and add their own figures beside it).
 
 mod checkpoint;
+mod open;
 mod records;
 
 use std::path::{Path, PathBuf};
@@ -59,10 +60,12 @@ impl RunDir {
     /// Creates the directory (and its parents) if needed.
     ///
     /// # Errors
-    /// [`TrainError::File`] when it cannot be created.
+    /// [`TrainError::NotADirectory`] when `path` is a file, [`TrainError::CreateRunDir`]
+    /// when it cannot be created.
     pub fn create(path: impl Into<PathBuf>) -> Result<Self> {
         let run = Self::new(path);
-        std::fs::create_dir_all(&run.path).map_err(|source| FileError::io(&run.path, source))?;
+        std::fs::create_dir_all(&run.path)
+            .map_err(|source| open::create_error(&run.path, source))?;
         Ok(run)
     }
 
