@@ -121,8 +121,8 @@ pub(crate) fn bench(args: &[OsString]) -> Result {
     }
     let path = out_dir.join("bench.json");
     let text = serde_json::to_string_pretty(&report).map_err(|e| Failure::new(e.to_string()))?;
-    std::fs::write(&path, format!("{text}\n"))
-        .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
+    siamese_io::write_atomically(&path, format!("{text}\n").as_bytes())
+        .map_err(|e| Failure::new(e.to_string()))?;
     println!("{text}");
     println!("xtask bench: wrote {}", path.display());
     Ok(())

@@ -434,7 +434,10 @@ fn payload_size(bytes: Option<u64>) -> String {
 }
 
 impl From<siamese_io::WriteError> for DataError {
-    fn from(siamese_io::WriteError { path, source }: siamese_io::WriteError) -> Self {
-        DataError::Io { path, source }
+    fn from(siamese_io::WriteError { path, error }: siamese_io::WriteError) -> Self {
+        DataError::Io {
+            path,
+            source: error,
+        }
     }
 }

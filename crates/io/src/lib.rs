@@ -25,20 +25,25 @@ pub use atomic::{WriteError, write_atomically, write_atomically_with};
 #[cfg(feature = "tensors")]
 pub use tensors::{F32Tensor, TensorFile, write_tensor_file, write_tensors};
 
+#[cfg(all(any(test, feature = "testing"), target_os = "linux"))]
+pub mod testing;
+
+#[cfg(all(test, target_os = "linux"))]
+mod full_disk_tests;
+
 use std::path::PathBuf;
 
 /// A file that could not be read or written, or whose content is not what it should be.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    /// The operating system refused a read or write. The message is the path alone; what
-    /// the operating system said is the [`source`](std::error::Error::source), so a printed
-    /// chain reads `path: reason` with the reason said once.
-    #[error("{}", path.display())]
+    /// The operating system refused a read or write.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// What the operating system said.
-        source: std::io::Error,
+        /// What the operating system said. Part of the message and so not also a
+        /// `source()`: a chain printer (`{:#}` of anyhow) would show it twice.
+        error: std::io::Error,
     },
     /// The bytes are not a file of the expected kind or version.
     #[error("{}: {message}", path.display())]
@@ -52,10 +57,10 @@ pub enum FileError {
 
 impl FileError {
     /// A read or write of `path` that the operating system refused.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         FileError::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 
@@ -69,7 +74,7 @@ impl FileError {
 }
 
 impl From<WriteError> for FileError {
-    fn from(WriteError { path, source }: WriteError) -> Self {
-        FileError::Io { path, source }
+    fn from(WriteError { path, error }: WriteError) -> Self {
+        FileError::Io { path, error }
     }
 }

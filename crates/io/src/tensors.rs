@@ -33,9 +33,9 @@ impl TensorFile {
     /// [`FileError::Io`] when the file cannot be read, [`FileError::Format`] when it is not
     /// safetensors, lacks the version key or has another version.
     pub fn read(path: &Path, version: (&str, &str), kind: &str) -> Result<Self, FileError> {
-        let bytes = std::fs::read(path).map_err(|source| FileError::Io {
+        let bytes = std::fs::read(path).map_err(|error| FileError::Io {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         let format = |message: String| FileError::Format {
             path: path.to_owned(),

@@ -38,9 +38,12 @@ impl ReportInputs {
     /// `data` when given, else `SIAMESE_DATA_DIR`, else the one in the run's config.
     ///
     /// # Errors
-    /// A missing or malformed run file (config, summary, metrics, tower, eval.json) or data
+    /// A run still being trained ([`siamese_train::TrainError::RunBeingTrained`]); a
+    /// missing or malformed run file (config, summary, metrics, tower, eval.json) or data
     /// directory.
     pub fn load(run: RunDir, data: Option<PathBuf>) -> Result<Self> {
+        // First: a run in training may lack summary.json, which would be the error shown.
+        run.check_not_training()?;
         let config = run.read_config_with_data(data)?;
         let summary = run.read_summary()?;
         let metrics = run.read_metrics()?;

@@ -141,6 +141,31 @@ pub enum TrainError {
         /// The run directory.
         run_dir: PathBuf,
     },
+    /// Another training run holds the run directory ([`crate::RunDir::lock`]).
+    #[error(
+        "run directory {} is in use by another training run ({}); wait for it or choose \
+         another --out",
+        run_dir.display(),
+        holder(*pid)
+    )]
+    RunInUse {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// The holder's process id, when it could be read.
+        pid: Option<u32>,
+    },
+    /// A run that is still being trained was opened for reading: its files are not final.
+    #[error(
+        "{} is being trained by {}; its tower is not final yet (wait for the run to finish)",
+        run_dir.display(),
+        holder(*pid)
+    )]
+    RunBeingTrained {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// The training process's id, when it could be read.
+        pid: Option<u32>,
+    },
     /// The loss or a gradient became NaN or infinite.
     #[error(
         "non-finite {what} at epoch {epoch}, step {step}: training stopped; the checkpoint of \
@@ -201,6 +226,14 @@ impl TrainError {
             found: found.to_string(),
         }
     }
+}
+
+/// "pid 1234", or "a process of unknown pid" in the instant before the holder writes it.
+fn holder(pid: Option<u32>) -> String {
+    pid.map_or_else(
+        || "a process of unknown pid".to_owned(),
+        |pid| format!("pid {pid}"),
+    )
 }
 
 impl From<siamese_io::WriteError> for TrainError {

@@ -16,7 +16,7 @@ use crate::epoch_steps::{EpochSteps, StepInputs};
 use crate::model::{TrainedModel, uses_sparse_input};
 use crate::observer::{Observer, RunInfo, StepProgress};
 use crate::prepare::PreparedData;
-use crate::run::{Checkpoint, EpochMetrics, PartialEpoch, RunDir, Summary};
+use crate::run::{Checkpoint, EpochMetrics, PartialEpoch, RunDir, RunLock, Summary};
 use crate::score::{PairScore, best_threshold, embedded_pair_distances, score_pairs};
 use crate::{Result, TrainError, seeds};
 
@@ -75,6 +75,8 @@ struct Training<'c> {
     history: Vec<EpochMetrics>,
     /// Images through the tower per epoch (each pair counts two).
     images_per_epoch: usize,
+    /// This run is the directory's one writer until it ends.
+    _lock: RunLock,
 }
 
 impl<'c> Training<'c> {
@@ -88,6 +90,7 @@ impl<'c> Training<'c> {
             final_activation: config.model.final_activation,
         })?;
         let run = RunDir::create(&config.output.dir)?;
+        let lock = run.lock()?;
         let sparse = uses_sparse_input(
             config.training.first_layer,
             &data.normalizer,
@@ -117,6 +120,7 @@ impl<'c> Training<'c> {
             nothing_to_resume: false,
             history: Vec::new(),
             images_per_epoch: 0,
+            _lock: lock,
         };
         if options.resume {
             training.resume()?;

@@ -2,13 +2,15 @@
 //! same for any thread count and after a resume, augmentation and cosine schedule included.
 
 mod common;
+mod stop_at;
 
-use common::{StopAt, smoke_config, trained_params};
+use common::{smoke_config, trained_params};
 use siamese_data::Augment;
 use siamese_train::{
     AugmentSchedule, BatchRecipe, Config, LrSchedule, Objective, RunDir, RunOptions, Silent,
     TrainError, TripletMining, train,
 };
+use stop_at::StopAt;
 
 /// The smoke config with class-balanced batches of 10 classes × 8 images and `objective`.
 fn batch_config(out: &std::path::Path, objective: Objective) -> Config {

@@ -1,13 +1,15 @@
 //! End-to-end training on a real MNIST subset: learning, determinism, resume, failures.
 
 mod common;
+mod stop_at;
 
 use std::path::PathBuf;
 
-use common::{StopAt, smoke_config, trained_params};
+use common::{smoke_config, trained_params};
 use siamese_train::{
     CheckpointEvery, Observer, RunDir, RunInfo, RunOptions, Silent, TrainError, train,
 };
+use stop_at::StopAt;
 
 #[test]
 fn smoke_run_learns_and_writes_the_run_directory() {

@@ -166,7 +166,11 @@ pub(super) fn store(dir: &Path, file: &MnistFile, body: &Body) -> Result<PathBuf
     } else {
         dir.join(file.name)
     };
-    siamese_io::write_atomically(&path, &body.bytes)
-        .map_err(|siamese_io::WriteError { path, source }| DownloadError::Io { path, source })?;
+    siamese_io::write_atomically(&path, &body.bytes).map_err(
+        |siamese_io::WriteError { path, error }| DownloadError::Io {
+            path,
+            source: error,
+        },
+    )?;
     Ok(path)
 }

@@ -3,6 +3,7 @@
 //! CLI only read it (and add their own figures beside it).
 
 mod checkpoint;
+mod lock;
 mod open;
 mod records;
 
@@ -13,6 +14,7 @@ use serde::de::DeserializeOwned;
 use siamese_io::FileError;
 
 pub(crate) use checkpoint::{Checkpoint, PartialEpoch};
+pub use lock::RunLock;
 pub use records::{AnomalyReport, ClassScore, EpochMetrics, EvalReport, Summary};
 
 use crate::config::Config;
@@ -31,12 +33,17 @@ mod file {
     pub(super) const INDEX: &str = "index.safetensors";
     pub(super) const SEARCH: &str = "search.json";
     pub(super) const EMBEDDINGS: &str = "embeddings";
+    pub(super) const LOCK: &str = ".lock";
 }
 
 /// A run directory: the resolved `config.ron`, `metrics.jsonl` (one line per finished
 /// epoch), `checkpoint.safetensors`, and once training has finished `tower.safetensors`
 /// ([`TrainedModel`]) and `summary.json`; later `eval.json`, `anomaly.json`, the search
 /// index and exported embeddings. Every file is written atomically.
+///
+/// A run directory has one writer: training holds [`RunDir::lock`] from its start to its
+/// end, and the readers of a trained run ([`RunDir::read_model`]) refuse one that is still
+/// being trained ([`RunDir::check_not_training`]).
 ///
 /// ```no_run
 /// use siamese_train::RunDir;
@@ -72,6 +79,34 @@ impl RunDir {
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// `.lock`: the lock file of [`RunDir::lock`], holding the pid of the training run
+    /// that last took it.
+    pub fn lock_path(&self) -> PathBuf {
+        self.path.join(file::LOCK)
+    }
+
+    /// Takes the directory for a training run: an advisory lock on `.lock` (with this
+    /// process's pid in it), held until the [`RunLock`] is dropped or the process ends,
+    /// however it ends. Does not wait.
+    ///
+    /// # Errors
+    /// [`TrainError::RunInUse`] (with the holder's pid) when another training run holds
+    /// the directory; [`TrainError::File`] when `.lock` cannot be created, e.g. in a
+    /// read-only directory.
+    pub fn lock(&self) -> Result<RunLock> {
+        lock::acquire(self)
+    }
+
+    /// Fails when a training run holds the directory, whose files are then not final. A
+    /// directory without `.lock` passes. Needs no write access.
+    ///
+    /// # Errors
+    /// [`TrainError::RunBeingTrained`] (with the trainer's pid); [`TrainError::File`] when
+    /// `.lock` exists but cannot be opened.
+    pub fn check_not_training(&self) -> Result<()> {
+        lock::check_not_training(self)
     }
 
     /// `config.ron`: the resolved config of the run.
@@ -238,8 +273,10 @@ impl RunDir {
     /// image shape, and the first-layer choice of the run's config when there is one.
     ///
     /// # Errors
-    /// A missing or malformed tower file or config.
+    /// [`TrainError::RunBeingTrained`] while a training run holds the directory (its tower
+    /// is missing or an earlier one); a missing or malformed tower file or config.
     pub fn read_model(&self) -> Result<TrainedModel> {
+        self.check_not_training()?;
         let model = TrainedModel::load(&self.tower_path())?;
         let config_path = self.config_path();
         Ok(if config_path.exists() {

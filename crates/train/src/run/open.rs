@@ -18,7 +18,8 @@ impl RunDir {
     ///
     /// # Errors
     /// [`TrainError::NoRunDir`] when `path` does not exist, [`TrainError::NotADirectory`]
-    /// when it is a file, [`TrainError::NotTrained`] when it has no tower file (saying
+    /// when it is a file, [`TrainError::RunBeingTrained`] while a run trains in it,
+    /// [`TrainError::NotTrained`] when it has no tower file (saying
     /// whether a checkpoint could finish it).
     pub fn open_trained(path: impl Into<PathBuf>) -> Result<Self> {
         let run = Self::new(path);
@@ -28,6 +29,8 @@ impl RunDir {
         if !run.path.is_dir() {
             return Err(TrainError::NotADirectory { path: run.path });
         }
+        // A run in training has no final tower yet (or last run's): say that, not "missing".
+        run.check_not_training()?;
         if !run.tower_path().is_file() {
             return Err(TrainError::NotTrained {
                 resumable: run.checkpoint_path().is_file(),

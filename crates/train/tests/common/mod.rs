@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use siamese_train::{Config, Observer, StepProgress};
+use siamese_train::Config;
 
 /// The real MNIST directory: `SIAMESE_DATA_DIR`, or `../shared/data/mnist` beside the repo.
 /// Fails (never skips) when it is missing, so CI cannot pass without running these tests.
@@ -34,33 +34,4 @@ pub fn trained_params(run_dir: &Path) -> Vec<f32> {
         .expect("tower written")
         .params()
         .to_vec()
-}
-
-/// Asks the run to stop once it has done `step` steps of `epoch` (both 1-based; step 0
-/// means the epoch's last step), as a Ctrl-C between two steps would.
-pub struct StopAt {
-    pub epoch: usize,
-    pub step: usize,
-    reached: bool,
-}
-
-impl StopAt {
-    pub fn new(epoch: usize, step: usize) -> Self {
-        Self {
-            epoch,
-            step,
-            reached: false,
-        }
-    }
-}
-
-impl Observer for StopAt {
-    fn step(&mut self, p: &StepProgress) {
-        let step = if self.step == 0 { p.steps } else { self.step };
-        self.reached |= (p.epoch, p.step) >= (self.epoch, step);
-    }
-
-    fn stop_requested(&mut self) -> bool {
-        self.reached
-    }
 }
