@@ -399,6 +399,22 @@ pub enum DataError {
         reason: String,
     },
 
+    /// A `classes.txt` line that does not name a class unambiguously.
+    #[error("{path}: line {line}: {reason}")]
+    ClassNames {
+        /// The class-names file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong with the line, and what is expected.
+        reason: String,
+    },
+
+    /// An image collection (folders, manifest, `.npy`) that cannot be read as asked.
+    #[cfg(feature = "sources")]
+    #[error(transparent)]
+    Source(#[from] crate::sources::SourceError),
+
     /// Deserialized normalizer parameters are unusable or inconsistent.
     #[error("invalid normalizer parameters: {reason}")]
     InvalidNormalizer {

@@ -8,6 +8,13 @@
 //! - **Datasets**: [`Dataset`] keeps images as `u8` rows and labels as `u32`;
 //!   [`Mnist::load`] reads an MNIST-layout directory into train and test
 //!   splits; [`Dataset::split_off_validation`] holds out a validation set.
+//! - **Your own images** (feature `sources`, on by default): [`sources`] reads
+//!   class folders (torchvision's `ImageFolder` layout), CSV manifests and NumPy
+//!   arrays into an [`ImageCollection`] of the same [`Dataset`]s, converted to
+//!   gray or RGB at one size, with bad images failing or skipped by
+//!   [`OnBadImage`], a decode cache, and [`ImageCollection::save_idx`] to write
+//!   MNIST-layout IDX files. [`read_class_names`] reads the `classes.txt` that
+//!   names an IDX directory's labels.
 //! - **Normalization**: [`Normalizer`] turns pixels into `f32` per batch, into
 //!   a buffer you reuse (`/255`, or standardized with training statistics).
 //! - **Pairs**: [`classic_pairs`] (the Keras `mnist_siamese` recipe) and
@@ -52,6 +59,7 @@
 //! ```
 
 mod augment;
+mod classes;
 mod dataset;
 mod error;
 mod idx;
@@ -59,11 +67,14 @@ mod mnist;
 mod normalize;
 pub mod pairs;
 mod sampler;
+#[cfg(feature = "sources")]
+pub mod sources;
 
 #[cfg(feature = "download")]
 pub mod download;
 
 pub use augment::{Augment, augment_seed};
+pub use classes::{CLASSES_FILE, read_class_names, write_class_names};
 pub use dataset::{Dataset, Holdout, MAX_CLASSES};
 pub use error::{DataError, Result};
 pub use idx::{Compression, IdxArray, IdxData, IdxType, MAX_DIMS, MAX_PAYLOAD_BYTES};
@@ -75,3 +86,8 @@ pub use mnist::{
 pub use normalize::Normalizer;
 pub use pairs::{Pair, classic_pairs, epoch_seed, random_pairs};
 pub use sampler::ClassBalancedSampler;
+#[cfg(feature = "sources")]
+pub use sources::{
+    Channels, ImageCollection, ImageSource, LoadOptions, LoadReport, Loaded, OnBadImage,
+    SourceError, TestSplit,
+};

@@ -116,49 +116,55 @@ impl Mnist {
                 dir: dir.to_path_buf(),
             });
         }
-        let paths: Vec<PathBuf> = MNIST_FILES
-            .iter()
-            .filter_map(|name| resolve_file(dir, name))
-            .collect();
-        let [train_images, train_labels, test_images, test_labels] =
-            <[PathBuf; 4]>::try_from(paths).map_err(|_| DataError::MissingMnistFiles {
-                dir: dir.to_path_buf(),
-                missing: missing_files(dir),
-            })?;
-
-        // Decompressing the training images dominates; doing it on a second
-        // thread while the rest loads roughly halves the wall time.
-        let (train, test) = thread::scope(|s| {
-            let train = s.spawn(|| Dataset::load(&train_images, &train_labels, None));
-            let test_arrays = crate::IdxArray::read(&test_images)
-                .and_then(|i| Ok((i, crate::IdxArray::read(&test_labels)?)));
-            let train = match train.join() {
-                Ok(r) => r,
-                // ok: loading does not panic; if it ever did, that bug should
-                // surface unchanged rather than as a data error.
-                Err(payload) => std::panic::resume_unwind(payload),
-            };
-            (train, test_arrays)
-        });
-        let train = train?;
-        let (ti, tl) = test?;
-        let test = Dataset::from_idx(
-            ti,
-            tl,
-            Some(train.num_classes()),
-            &test_images,
-            &test_labels,
-        )?;
-        if test.image_shape() != train.image_shape() {
-            return Err(DataError::ImageShapeMismatch {
-                train: train_images,
-                test: test_images,
-                train_shape: train.image_shape().to_vec(),
-                test_shape: test.image_shape().to_vec(),
-            });
-        }
-        Ok(Mnist { train, test })
+        load_dir(dir, None)
     }
+}
+
+/// [`Mnist::load`] with the class count given (e.g. by a `classes.txt`), so that
+/// classes without training images still count and bound the test labels.
+pub(crate) fn load_dir(dir: &Path, num_classes: Option<usize>) -> Result<Mnist> {
+    let paths: Vec<PathBuf> = MNIST_FILES
+        .iter()
+        .filter_map(|name| resolve_file(dir, name))
+        .collect();
+    let [train_images, train_labels, test_images, test_labels] = <[PathBuf; 4]>::try_from(paths)
+        .map_err(|_| DataError::MissingMnistFiles {
+            dir: dir.to_path_buf(),
+            missing: missing_files(dir),
+        })?;
+
+    // Decompressing the training images dominates; doing it on a second
+    // thread while the rest loads roughly halves the wall time.
+    let (train, test) = thread::scope(|s| {
+        let train = s.spawn(|| Dataset::load(&train_images, &train_labels, num_classes));
+        let test_arrays = crate::IdxArray::read(&test_images)
+            .and_then(|i| Ok((i, crate::IdxArray::read(&test_labels)?)));
+        let train = match train.join() {
+            Ok(r) => r,
+            // ok: loading does not panic; if it ever did, that bug should
+            // surface unchanged rather than as a data error.
+            Err(payload) => std::panic::resume_unwind(payload),
+        };
+        (train, test_arrays)
+    });
+    let train = train?;
+    let (ti, tl) = test?;
+    let test = Dataset::from_idx(
+        ti,
+        tl,
+        Some(train.num_classes()),
+        &test_images,
+        &test_labels,
+    )?;
+    if test.image_shape() != train.image_shape() {
+        return Err(DataError::ImageShapeMismatch {
+            train: train_images,
+            test: test_images,
+            train_shape: train.image_shape().to_vec(),
+            test_shape: test.image_shape().to_vec(),
+        });
+    }
+    Ok(Mnist { train, test })
 }
 
 /// Same as [`Mnist::load`].

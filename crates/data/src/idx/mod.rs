@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::error::{DataError, Result};
 
-mod read;
+pub(crate) mod read;
 mod write;
 
 /// The most dimensions a header may declare. The format allows 255, but no
