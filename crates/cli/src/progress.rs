@@ -49,6 +49,35 @@ impl Observer for TrainingProgress {
                 (epoch, step) => format!(", resuming after step {step} of epoch {}", epoch + 1),
             }
         );
+        if let Some(report) = &info.load_report {
+            eprintln!(
+                "{} images{}; ignored {} other files and {} nested folders; skipped {} \
+                 unusable images{}",
+                report.images,
+                if report.from_cache {
+                    " (from the decode cache)"
+                } else {
+                    ""
+                },
+                report.ignored_files,
+                report.ignored_dirs,
+                report.skipped_count,
+                if report.empty_class_folders.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " and {} empty class folders",
+                        report.empty_class_folders.len()
+                    )
+                }
+            );
+            for skipped in &report.skipped {
+                eprintln!("  skipped {skipped}");
+            }
+            if let Some(note) = &report.cache_note {
+                eprintln!("  cache: {note}");
+            }
+        }
         if info.nothing_to_resume {
             eprintln!(
                 "no checkpoint in {} yet: starting from the beginning",

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use siamese_train::{Config, Overrides, RunOptions, Summary, TrainError};
+use siamese_train::{Config, DataSource, Overrides, RunOptions, Summary, TrainError};
 
 use crate::progress::TrainingProgress;
 
@@ -59,7 +59,8 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
             exclude_classes: args.exclude_classes,
         })
         .with_context(|| format!("command-line overrides of {}", args.config.display()))?;
-    if !args.offline {
+    // Only IDX files can be fetched; a user's own collection is there or it is an error.
+    if !args.offline && config.data.source == DataSource::Idx {
         crate::data::ensure_data(&data_dir)?;
     }
     crate::interrupt::install()?;

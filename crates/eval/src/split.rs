@@ -4,8 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use siamese_data::{Dataset, Mnist};
-use siamese_train::{Config, PreparedData, TrainedModel};
+use siamese_data::Dataset;
+use siamese_train::{Config, PreparedData, SourceImages, TrainedModel};
 
 use crate::error::{EvalError, Result};
 use crate::index::Index;
@@ -65,15 +65,8 @@ pub fn load_split(config: &Config, split: Split) -> Result<Dataset> {
     match split {
         Split::Val => Ok(PreparedData::load(config)?.validation),
         Split::Train | Split::Test => {
-            let Mnist { train, test } = Mnist::load(&config.data.dir)?;
-            let (mut data, limit) = match split {
-                Split::Train => (train, config.data.train_limit),
-                _ => (test, config.data.test_limit),
-            };
-            if let Some(n) = limit {
-                data.truncate(n);
-            }
-            Ok(data)
+            let SourceImages { train, test, .. } = SourceImages::load(config)?;
+            Ok(if split == Split::Train { train } else { test })
         }
     }
 }

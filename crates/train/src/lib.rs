@@ -42,16 +42,17 @@ mod prepare;
 mod run;
 mod score;
 mod seeds;
+mod source;
 mod step;
 mod training;
 
 pub use adam::Adam;
 pub use batch_step::{BatchStepContext, BatchStepper};
 pub use config::{
-    AugmentSchedule, BatchRecipe, CheckpointEvery, Config, DataConfig, FirstLayer, HoldoutFrom,
-    InvalidField, LossConfig, LrSchedule, MAX_THREADS_PER_CORE, ModelConfig, Normalization,
-    Objective, OptimizerConfig, OutputConfig, Overrides, PairRecipe, TrainingConfig, TripletMining,
-    Validation, resolve_threads,
+    AugmentSchedule, BatchRecipe, CheckpointEvery, Config, DataConfig, DataSource, FirstLayer,
+    HoldoutFrom, InvalidField, LossConfig, LrSchedule, MAX_THREADS_PER_CORE, ModelConfig,
+    Normalization, Objective, OnBadImage, OptimizerConfig, OutputConfig, Overrides, PairRecipe,
+    TrainingConfig, TripletMining, Validation, resolve_threads,
 };
 pub use error::{Result, TrainError};
 pub use model::{TrainedModel, pixel_density, uses_sparse_input};
@@ -61,5 +62,6 @@ pub use run::{
     AnomalyReport, ClassScore, EpochMetrics, EvalReport, RunDir, RunLock, Summary, write_json,
 };
 pub use score::{PairScore, best_threshold, embedded_pair_distances, score_pairs};
+pub use source::{SourceImages, load_options};
 pub use step::{StepContext, Stepper};
 pub use training::{RunOptions, train};

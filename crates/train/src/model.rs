@@ -20,6 +20,8 @@ const NORMALIZER_KEY: &str = "siamese.normalizer";
 const IMAGE_SHAPE_KEY: &str = "siamese.image_shape";
 /// Metadata key under which a tower file says its embeddings are scaled to unit length.
 const NORMALIZE_KEY: &str = "siamese.normalize_embeddings";
+/// Header key of the class names (a JSON list, by label), when the data named its classes.
+const CLASS_NAMES_KEY: &str = "siamese.class_names";
 
 /// Images per parallel chunk when embedding. Fixed, so results do not depend on threads.
 const EMBED_CHUNK: usize = 256;
@@ -69,6 +71,7 @@ pub struct TrainedModel {
     image_shape: Option<Vec<usize>>,
     first_layer: FirstLayer,
     normalize: bool,
+    class_names: Option<Vec<String>>,
 }
 
 impl TrainedModel {
@@ -92,7 +95,29 @@ impl TrainedModel {
             image_shape: None,
             first_layer: FirstLayer::Auto,
             normalize: false,
+            class_names: None,
         })
+    }
+
+    /// Records the name of each class (by label), saved with the tower so that whatever
+    /// reads the tower can name what it finds.
+    pub fn with_class_names(mut self, names: Option<Vec<String>>) -> Self {
+        self.class_names = names;
+        self
+    }
+
+    /// The class names stored with the tower, by label, if the data named its classes.
+    pub fn class_names(&self) -> Option<&[String]> {
+        self.class_names.as_deref()
+    }
+
+    /// The name of class `label`: its stored name, else the number.
+    pub fn class_name(&self, label: u32) -> String {
+        self.class_names
+            .as_ref()
+            .and_then(|names| names.get(label as usize))
+            .cloned()
+            .unwrap_or_else(|| label.to_string())
     }
 
     /// Scales every embedding to unit length (L2) after the tower, as training did when
@@ -120,8 +145,8 @@ impl TrainedModel {
         self
     }
 
-    /// Reads a tower file written by [`TrainedModel::save`]: the tower, and the normalizer
-    /// and image shape stored in its header (a file without a normalizer gets `p / 255`,
+    /// Reads a tower file written by [`TrainedModel::save`]: the tower, and the normalizer,
+    /// image shape and class names stored in its header (a file without a normalizer gets `p / 255`,
     /// what training uses by default).
     ///
     /// # Errors
@@ -150,9 +175,17 @@ impl TrainedModel {
                 )));
             }
         };
+        let class_names = match saved.metadata.get(CLASS_NAMES_KEY) {
+            Some(json) => Some(
+                serde_json::from_str(json)
+                    .map_err(|e| format(format!("class names `{CLASS_NAMES_KEY}`: {e}")))?,
+            ),
+            None => None,
+        };
         let mut model = Self::new(saved.tower, saved.params, normalizer)?;
         model.image_shape = image_shape;
         model.normalize = normalize;
+        model.class_names = class_names;
         Ok(model)
     }
 
@@ -170,6 +203,9 @@ impl TrainedModel {
         // Only written when set, so towers of the pair recipe keep their old header.
         if self.normalize {
             metadata.insert(NORMALIZE_KEY.to_owned(), "true".to_owned());
+        }
+        if let Some(names) = &self.class_names {
+            metadata.insert(CLASS_NAMES_KEY.to_owned(), to_json(names)?);
         }
         siamese_nn::save_tower(path, &self.tower, &self.params, &metadata)?;
         Ok(())

@@ -74,4 +74,6 @@ pub struct RunInfo {
     /// `--resume` was asked but the run directory had no checkpoint yet (e.g. the run was
     /// killed in its first epoch), so the run starts from the beginning.
     pub nothing_to_resume: bool,
+    /// How a user's image collection loaded (skips, ignored files, cache); `None` for IDX.
+    pub load_report: Option<siamese_data::LoadReport>,
 }

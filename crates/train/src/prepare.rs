@@ -2,11 +2,12 @@
 //! and test images, normalized, and turned into pairs.
 
 use siamese_data::{
-    Dataset, Holdout, Mnist, Normalizer, Pair, classic_pairs, epoch_seed, random_pairs,
+    Dataset, Holdout, LoadReport, Normalizer, Pair, classic_pairs, epoch_seed, random_pairs,
 };
 
 use crate::config::{Config, HoldoutFrom, InvalidField, Normalization, PairRecipe, Validation};
 use crate::model::pixel_density;
+use crate::source::SourceImages;
 use crate::{Result, TrainError, seeds};
 
 /// The data of an experiment, loaded and split, with its pairs.
@@ -28,10 +29,14 @@ pub struct PreparedData {
     pub test_pairs: Vec<Pair>,
     /// Share of non-zero training pixels.
     pub pixel_density: f64,
+    /// The name of each class, by label, when the data names them.
+    pub class_names: Option<Vec<String>>,
+    /// What loading an image collection skipped or ignored; `None` for IDX files.
+    pub load_report: Option<LoadReport>,
 }
 
 impl PreparedData {
-    /// Loads the MNIST-layout directory of the config, applies limits, splits off the
+    /// Loads the config's data source ([`SourceImages`]), applies limits, splits off the
     /// validation images and makes the pairs.
     ///
     /// # Errors
@@ -39,17 +44,12 @@ impl PreparedData {
     /// limit, batch size, holdout or pair count the data or memory cannot satisfy, each
     /// refused before the pairs are made.
     pub fn load(config: &Config) -> Result<Self> {
-        let Mnist {
-            mut train,
-            mut test,
-        } = Mnist::load(&config.data.dir)?;
-        config.check_data_limits(&train, &test)?;
-        if let Some(n) = config.data.train_limit {
-            train.truncate(n);
-        }
-        if let Some(n) = config.data.test_limit {
-            test.truncate(n);
-        }
+        let SourceImages {
+            train,
+            test,
+            class_names,
+            report,
+        } = SourceImages::load(config)?;
         let seed = config.training.seed;
         let (train, validation) = match config.data.validation {
             Validation::TestSet => (train, test.clone()),
@@ -116,6 +116,8 @@ impl PreparedData {
             validation_pairs,
             test_pairs,
             pixel_density,
+            class_names,
+            load_report: report,
         })
     }
 }

@@ -16,7 +16,7 @@ use crate::epoch_steps::{EpochSteps, StepInputs};
 use crate::model::{TrainedModel, uses_sparse_input};
 use crate::observer::{Observer, RunInfo, StepProgress};
 use crate::prepare::PreparedData;
-use crate::run::{Checkpoint, EpochMetrics, PartialEpoch, RunDir, RunLock, Summary};
+use crate::run::{Checkpoint, EpochMetrics, PartialEpoch, RunDir, RunLock, SourceSummary, Summary};
 use crate::score::{PairScore, best_threshold, embedded_pair_distances, score_pairs};
 use crate::{Result, TrainError, seeds};
 
@@ -104,7 +104,8 @@ impl<'c> Training<'c> {
         let model = TrainedModel::new(tower, params, data.normalizer.clone())?
             .with_image_shape(data.train.image_shape().to_vec())
             .with_first_layer(config.training.first_layer)
-            .with_normalized_embeddings(config.model.normalize);
+            .with_normalized_embeddings(config.model.normalize)
+            .with_class_names(data.class_names.clone());
         let mut training = Training {
             config,
             run,
@@ -190,6 +191,7 @@ impl<'c> Training<'c> {
             start_epoch: self.start_epoch,
             start_step: self.start_step,
             nothing_to_resume: self.nothing_to_resume,
+            load_report: self.data.load_report.clone(),
         });
         let mut steps = EpochSteps::new(self.config, &self.data, self.model.tower())?;
         self.images_per_epoch = steps.images_per_epoch(&self.data);
@@ -378,6 +380,8 @@ impl<'c> Training<'c> {
             train_pairs: self.data.train_pairs.len(),
             test_pairs: self.data.test_pairs.len(),
             tower: self.run.tower_path(),
+            class_names: self.data.class_names.clone(),
+            data_source: self.data.load_report.as_ref().map(SourceSummary::from),
         };
         self.run.write_summary(&summary)?;
         Ok(summary)
@@ -393,6 +397,7 @@ fn fingerprint(config: &Config) -> Result<String> {
     }
     c.training.threads = 0;
     c.training.checkpoint_every = None;
+    c.data.cache_dir = None;
     c.output.dir = PathBuf::new();
     c.data.dir = PathBuf::new();
     c.to_ron_string()

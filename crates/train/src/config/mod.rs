@@ -12,12 +12,15 @@ use crate::{Result, TrainError};
 mod limits;
 mod loss;
 mod optimizer;
+mod source;
 mod training;
 mod validate;
 
 pub use limits::{MAX_THREADS_PER_CORE, resolve_threads};
 pub use loss::{LossConfig, Objective, TripletMining};
 pub use optimizer::{LrSchedule, OptimizerConfig};
+pub(crate) use source::{DEFAULT_CHANNELS, DEFAULT_IMAGE_SIZE, DEFAULT_TEST_FRACTION};
+pub use source::{DataSource, OnBadImage};
 pub use training::{
     AugmentSchedule, BatchRecipe, CheckpointEvery, FirstLayer, PairRecipe, TrainingConfig,
 };
@@ -60,9 +63,32 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// A directory in the MNIST layout (four IDX files, gzipped or raw).
+    /// Where the images come from: `Idx` (the default: the MNIST-layout files in `dir`),
+    /// `Folder("photos")`, `Manifest("labels.csv")` or `Npy(images: …, labels: …)`.
+    #[serde(default)]
+    pub source: DataSource,
+    /// A directory in the MNIST layout (four IDX files, gzipped or raw), for `source: Idx`.
     #[serde(default = "default_data_dir")]
     pub dir: PathBuf,
+    /// Image sources only: `(height, width)` every image is resized to (default
+    /// `(28, 28)`); the tower's input is height × width × channels.
+    #[serde(default)]
+    pub image_size: Option<(usize, usize)>,
+    /// Image sources only: 1 (grayscale, the default) or 3 (RGB).
+    #[serde(default)]
+    pub channels: Option<usize>,
+    /// Image sources only: `Fail` (the default) or `Skip` unusable images.
+    #[serde(default)]
+    pub on_bad_image: OnBadImage,
+    /// Image sources without their own test split: the share of each class held out for
+    /// testing (default 0.2), drawn from the training seed.
+    #[serde(default)]
+    pub test_fraction: Option<f64>,
+    /// Image sources only: where decoded images are cached, so that the next run (and
+    /// `eval`, `search`, …) loads them as fast as IDX files; `None` = `.siamese-cache`
+    /// beside the run directory.
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
     /// Pixel scaling.
     #[serde(default)]
     pub normalization: Normalization,

@@ -3,8 +3,8 @@
 use std::fmt;
 
 use super::{
-    AugmentSchedule, BatchRecipe, Config, InvalidField, LrSchedule, Objective, PairRecipe,
-    Validation,
+    AugmentSchedule, BatchRecipe, Config, DataSource, InvalidField, LrSchedule, Objective,
+    OnBadImage, PairRecipe, Validation,
 };
 
 impl Config {
@@ -202,6 +202,7 @@ impl Config {
         {
             return Err(bad("training.checkpoint_every", every, expected));
         }
+        self.validate_source()?;
         if self.data.train_limit == Some(0) {
             return Err(bad(
                 "data.train_limit",
@@ -218,6 +219,66 @@ impl Config {
         }
         if let Validation::Holdout { count: 0, .. } = self.data.validation {
             return Err(bad("data.validation.count", 0, "at least 1 image"));
+        }
+        Ok(())
+    }
+
+    /// The image-source fields: only with an image source, and each in range.
+    fn validate_source(&self) -> Result<(), InvalidField> {
+        let data = &self.data;
+        let bad = |field: &'static str, value: String, expected: &str| InvalidField {
+            field,
+            value,
+            expected: expected.to_owned(),
+        };
+        if data.source == DataSource::Idx {
+            let only = "unset: it applies to Folder, Manifest and Npy sources, not to Idx";
+            let set = [
+                ("data.image_size", data.image_size.map(|s| format!("{s:?}"))),
+                ("data.channels", data.channels.map(|c| c.to_string())),
+                (
+                    "data.test_fraction",
+                    data.test_fraction.map(|f| f.to_string()),
+                ),
+                (
+                    "data.cache_dir",
+                    data.cache_dir.as_ref().map(|d| format!("{d:?}")),
+                ),
+                (
+                    "data.on_bad_image",
+                    (data.on_bad_image != OnBadImage::Fail)
+                        .then(|| format!("{:?}", data.on_bad_image)),
+                ),
+            ];
+            if let Some((field, Some(value))) = set.into_iter().find(|(_, v)| v.is_some()) {
+                return Err(bad(field, value, only));
+            }
+            return Ok(());
+        }
+        if let Some(channels) = data.channels.filter(|c| ![1, 3].contains(c)) {
+            return Err(bad(
+                "data.channels",
+                channels.to_string(),
+                "1 (grayscale) or 3 (RGB)",
+            ));
+        }
+        let max = siamese_data::sources::MAX_IMAGE_SIDE;
+        if let Some((h, w)) = data
+            .image_size
+            .filter(|&(h, w)| !(1..=max).contains(&h) || !(1..=max).contains(&w))
+        {
+            return Err(bad(
+                "data.image_size",
+                format!("({h}, {w})"),
+                &format!("a height and width from 1 to {max}"),
+            ));
+        }
+        if let Some(f) = data.test_fraction.filter(|f| !(*f > 0.0 && *f < 1.0)) {
+            return Err(bad(
+                "data.test_fraction",
+                f.to_string(),
+                "a share strictly between 0 and 1",
+            ));
         }
         Ok(())
     }

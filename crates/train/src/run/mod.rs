@@ -15,7 +15,7 @@ use siamese_io::FileError;
 
 pub(crate) use checkpoint::{Checkpoint, PartialEpoch};
 pub use lock::RunLock;
-pub use records::{AnomalyReport, ClassScore, EpochMetrics, EvalReport, Summary};
+pub use records::{AnomalyReport, ClassScore, EpochMetrics, EvalReport, SourceSummary, Summary};
 
 use crate::config::Config;
 use crate::model::TrainedModel;

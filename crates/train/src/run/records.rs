@@ -65,6 +65,45 @@ pub struct Summary {
     pub test_pairs: usize,
     /// Where the trained tower is.
     pub tower: PathBuf,
+    /// The name of each class, by label, when the data named them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_names: Option<Vec<String>>,
+    /// How a user's image collection loaded; absent for IDX files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_source: Option<SourceSummary>,
+}
+
+/// How an image collection (`data.source` other than `Idx`) loaded, for `summary.json`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceSummary {
+    /// Images in the collection (train and test), after skips.
+    pub images: usize,
+    /// Files that are not images (or hidden), ignored.
+    pub ignored_files: usize,
+    /// Folders nested below a class folder, ignored.
+    pub ignored_dirs: usize,
+    /// Class folders with no image, left out (under `on_bad_image: Skip`).
+    pub empty_class_folders: Vec<PathBuf>,
+    /// Images left out as unusable (under `on_bad_image: Skip`).
+    pub skipped: usize,
+    /// The first ten of them, each `path: reason`.
+    pub skipped_examples: Vec<String>,
+    /// Whether the decoded images came from the cache.
+    pub from_cache: bool,
+}
+
+impl From<&siamese_data::LoadReport> for SourceSummary {
+    fn from(report: &siamese_data::LoadReport) -> Self {
+        Self {
+            images: report.images,
+            ignored_files: report.ignored_files,
+            ignored_dirs: report.ignored_dirs,
+            empty_class_folders: report.empty_class_folders.clone(),
+            skipped: report.skipped_count,
+            skipped_examples: report.skipped.iter().map(ToString::to_string).collect(),
+            from_cache: report.from_cache,
+        }
+    }
 }
 
 /// Every figure of `siamese eval`, as written to `eval.json`.

@@ -1,0 +1,142 @@
+//! The images of a run's data source, loaded the same way for training, evaluation and
+//! queries: IDX files, or a user's own collection decoded (or read from its cache) into
+//! the same `u8` datasets.
+
+use std::path::{Path, PathBuf};
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use siamese_data::{
+    Channels, Dataset, ImageCollection, ImageSource, LoadOptions, LoadReport, Mnist, TestSplit,
+    epoch_seed, read_class_names,
+};
+
+use crate::config::{
+    Config, DEFAULT_CHANNELS, DEFAULT_IMAGE_SIZE, DEFAULT_TEST_FRACTION, DataSource,
+};
+use crate::{Result, seeds};
+
+/// The folder `.siamese-cache` beside the run directory, shared by the runs next to it.
+const CACHE_FOLDER: &str = ".siamese-cache";
+
+/// A run's training and test images, the config's limits applied.
+#[derive(Clone, Debug)]
+pub struct SourceImages {
+    /// The training images (validation images not yet held out). A folder's images come
+    /// in a seeded random order, since folders list them class by class; IDX files,
+    /// manifests and arrays keep their own order.
+    pub train: Dataset,
+    /// The test images.
+    pub test: Dataset,
+    /// The name of each class, by label: folder names, manifest labels, or the lines of a
+    /// `classes.txt` beside IDX files or arrays; `None` when nothing names them.
+    pub class_names: Option<Vec<String>>,
+    /// What loading an image collection skipped, ignored or took from the cache; `None`
+    /// for IDX files.
+    pub report: Option<LoadReport>,
+}
+
+impl SourceImages {
+    /// Loads the images of `config`'s data source and applies `train_limit` and
+    /// `test_limit` (refusing limits beyond the data).
+    ///
+    /// # Errors
+    /// The data's errors (each naming its file), and [`crate::TrainError::ConfigVsData`]
+    /// for a limit beyond the data.
+    pub fn load(config: &Config) -> Result<Self> {
+        let (mut train, mut test, class_names, report) = match source(config) {
+            None => {
+                let Mnist { train, test } = Mnist::load(&config.data.dir)?;
+                let names = read_class_names(&config.data.dir)?;
+                (train, test, names, None)
+            }
+            Some(source) => {
+                let loaded = ImageCollection::load(&source, &load_options(config))?;
+                let ImageCollection {
+                    mut train,
+                    mut test,
+                    class_names,
+                } = loaded.collection;
+                if matches!(source, ImageSource::Folder(_)) {
+                    // Folders list their images class by class: in that order the first
+                    // `train_limit` images, or a holdout from the end, would be one class.
+                    let seed = epoch_seed(config.training.seed, seeds::FOLDER_ORDER);
+                    train = shuffled(&train, seed);
+                    test = shuffled(&test, seed.wrapping_add(1));
+                }
+                (train, test, Some(class_names), Some(loaded.report))
+            }
+        };
+        config.check_data_limits(&train, &test)?;
+        if let Some(n) = config.data.train_limit {
+            train.truncate(n);
+        }
+        if let Some(n) = config.data.test_limit {
+            test.truncate(n);
+        }
+        Ok(Self {
+            train,
+            test,
+            class_names,
+            report,
+        })
+    }
+}
+
+/// `data` in a seeded random order.
+fn shuffled(data: &Dataset, seed: u64) -> Dataset {
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    data.subset(&order)
+}
+
+/// The image collection a config names, or `None` for IDX files.
+fn source(config: &Config) -> Option<ImageSource> {
+    Some(match &config.data.source {
+        DataSource::Idx => return None,
+        DataSource::Folder(root) => ImageSource::Folder(root.clone()),
+        DataSource::Manifest(csv) => ImageSource::Manifest(csv.clone()),
+        DataSource::Npy {
+            images,
+            labels,
+            test,
+        } => ImageSource::Npy {
+            images: images.clone(),
+            labels: labels.clone(),
+            test: test.clone(),
+        },
+    })
+}
+
+/// How a config's image collection is decoded and converted.
+pub fn load_options(config: &Config) -> LoadOptions {
+    let data = &config.data;
+    let (height, width) = data.image_size.unwrap_or(DEFAULT_IMAGE_SIZE);
+    LoadOptions {
+        channels: if data.channels.unwrap_or(DEFAULT_CHANNELS) == 3 {
+            Channels::Rgb
+        } else {
+            Channels::Gray
+        },
+        image_size: [height, width],
+        on_bad_image: data.on_bad_image.into(),
+        test_split: TestSplit {
+            fraction: data.test_fraction.unwrap_or(DEFAULT_TEST_FRACTION),
+            seed: epoch_seed(config.training.seed, seeds::TEST_SPLIT),
+        },
+        cache_dir: Some(cache_dir(config)),
+    }
+}
+
+/// `data.cache_dir`, else `.siamese-cache` beside the run directory.
+fn cache_dir(config: &Config) -> PathBuf {
+    config.data.cache_dir.clone().unwrap_or_else(|| {
+        config
+            .output
+            .dir
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(CACHE_FOLDER)
+    })
+}
