@@ -17,5 +17,3 @@ pub(crate) const TEST_PAIRS: u64 = 6 << 40;
 pub(crate) const BATCHES: u64 = 7 << 40;
 /// Which images of a collection without its own test split are held out for testing.
 pub(crate) const TEST_SPLIT: u64 = 8 << 40;
-/// The order of a folder collection's images, listed class by class.
-pub(crate) const FOLDER_ORDER: u64 = 9 << 40;

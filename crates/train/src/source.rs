@@ -4,9 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use siamese_data::{
     Channels, Dataset, ImageCollection, ImageSource, LoadOptions, LoadReport, Mnist, TestSplit,
     epoch_seed, read_class_names,
@@ -23,9 +20,8 @@ const CACHE_FOLDER: &str = ".siamese-cache";
 /// A run's training and test images, the config's limits applied.
 #[derive(Clone, Debug)]
 pub struct SourceImages {
-    /// The training images (validation images not yet held out). A folder's images come
-    /// in a seeded random order, since folders list them class by class; IDX files,
-    /// manifests and arrays keep their own order.
+    /// The training images (validation images not yet held out), in the source's order
+    /// (a folder's: one image of each class in turn).
     pub train: Dataset,
     /// The test images.
     pub test: Dataset,
@@ -54,17 +50,10 @@ impl SourceImages {
             Some(source) => {
                 let loaded = ImageCollection::load(&source, &load_options(config))?;
                 let ImageCollection {
-                    mut train,
-                    mut test,
+                    train,
+                    test,
                     class_names,
                 } = loaded.collection;
-                if matches!(source, ImageSource::Folder(_)) {
-                    // Folders list their images class by class: in that order the first
-                    // `train_limit` images, or a holdout from the end, would be one class.
-                    let seed = epoch_seed(config.training.seed, seeds::FOLDER_ORDER);
-                    train = shuffled(&train, seed);
-                    test = shuffled(&test, seed.wrapping_add(1));
-                }
                 (train, test, Some(class_names), Some(loaded.report))
             }
         };
@@ -82,13 +71,6 @@ impl SourceImages {
             report,
         })
     }
-}
-
-/// `data` in a seeded random order.
-fn shuffled(data: &Dataset, seed: u64) -> Dataset {
-    let mut order: Vec<usize> = (0..data.len()).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    data.subset(&order)
 }
 
 /// The image collection a config names, or `None` for IDX files.

@@ -25,7 +25,7 @@ const MAGIC: &[u8; 8] = b"SIAMBYOI";
 
 /// Bumped whenever the layout or the conversion (decoders, filter, limits)
 /// changes, so that caches written before are rebuilt rather than misread.
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 const HEADER_LEN: usize = 8 + 4 + 32 + 4 + 8;
 

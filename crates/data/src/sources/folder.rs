@@ -203,20 +203,36 @@ pub(crate) fn list(root: &Path, options: &LoadOptions) -> Result<Listing> {
 
     let mut entries = Vec::new();
     for (test, classes) in splits {
+        let mut per_class: Vec<std::vec::IntoIter<Entry>> = Vec::new();
         for (name, (_, images)) in classes {
             // ok: every name in `classes` went into `class_names`.
             let label = class_names.binary_search(&name).unwrap_or(0) as u32;
-            for file in images {
-                let rel = file.path.strip_prefix(root).unwrap_or(&file.path);
-                let rel = rel.to_string_lossy().into_owned();
-                entries.push(Entry {
-                    stamp: Stamp::from_metadata(rel, &file.meta),
-                    path: file.path,
-                    label,
-                    test,
-                    line: None,
-                });
-            }
+            let class: Vec<Entry> = images
+                .into_iter()
+                .map(|file| {
+                    let rel = file.path.strip_prefix(root).unwrap_or(&file.path);
+                    let rel = rel.to_string_lossy().into_owned();
+                    Entry {
+                        stamp: Stamp::from_metadata(rel, &file.meta),
+                        path: file.path,
+                        label,
+                        test,
+                        line: None,
+                    }
+                })
+                .collect();
+            per_class.push(class.into_iter());
+        }
+        // One image of each class in turn: listed class by class, the first N images
+        // (a `train_limit`) or the last ones (a validation holdout) would be one class.
+        while !per_class.is_empty() {
+            per_class.retain_mut(|class| match class.next() {
+                Some(entry) => {
+                    entries.push(entry);
+                    true
+                }
+                None => false,
+            });
         }
     }
     let mut listing = Listing {

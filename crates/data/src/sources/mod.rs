@@ -5,7 +5,9 @@
 //!   layout): `root/<class name>/<image files>`, either under `root/train/` and
 //!   `root/test/` or as one tree split by [`TestSplit`]. PNG, JPEG, BMP, GIF
 //!   (first frame), TIFF and WebP, recognised by extension and decoded by content.
-//!   Class names are the folder names, sorted; the label is the index. Hidden
+//!   Class names are the folder names, sorted; the label is the index. Images
+//!   come one of each class in turn (files of a class in name order), so that the
+//!   first N, or the last N, hold every class, as MNIST's files do. Hidden
 //!   files, other files and folders nested below a class folder are ignored and
 //!   counted in the [`LoadReport`].
 //! - **CSV manifests** ([`ImageSource::Manifest`]): a header with `path` and

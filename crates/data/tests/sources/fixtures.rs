@@ -153,3 +153,21 @@ pub fn expected_content(written: &[Written]) -> Vec<(u32, Vec<u8>)> {
     v.sort();
     v
 }
+
+/// `written` in the order a folder lists it: files of a class in name order, and one
+/// image of each class (in sorted-name order) in turn.
+pub fn folder_order(written: &[Written]) -> Vec<Written> {
+    let mut sorted = written.to_vec();
+    sorted.sort_by_key(|w| (label_of(w.digit), w.rel.clone()));
+    let mut classes: Vec<Vec<Written>> = Vec::new();
+    for w in sorted {
+        match classes.last_mut() {
+            Some(class) if label_of(class[0].digit) == label_of(w.digit) => class.push(w),
+            _ => classes.push(vec![w]),
+        }
+    }
+    let longest = classes.iter().map(Vec::len).max().unwrap_or(0);
+    (0..longest)
+        .flat_map(|i| classes.iter().filter_map(move |c| c.get(i).cloned()))
+        .collect()
+}
