@@ -56,7 +56,10 @@ pub use error::{Result, TrainError};
 pub use model::{TrainedModel, pixel_density, uses_sparse_input};
 pub use observer::{Observer, RunInfo, Silent, StepProgress};
 pub use prepare::PreparedData;
-pub use run::{AnomalyReport, ClassScore, EpochMetrics, EvalReport, RunDir, Summary, write_json};
+pub use run::{
+    AnomalyReport, CheckpointInfo, ClassScore, EpochMetrics, EvalReport, RunDir, Summary,
+    write_json,
+};
 pub use score::{PairScore, best_threshold, embedded_pair_distances, score_pairs};
 pub use step::{StepContext, Stepper};
 pub use training::{RunOptions, resolve_threads, train};
