@@ -4,12 +4,13 @@
 //! important one is `cargo xtask ci`, which runs exactly what CI runs: formatting check,
 //! clippy with warnings denied, and the whole test suite.
 //!
-//! Only the standard library and serde_json (to read run files) are used, so this builds
-//! in seconds. Cargo is always invoked
-//! through the `CARGO` environment variable (set by `cargo run`), falling back to `cargo`,
-//! so the toolchain that started the xtask is the one that does the work.
+//! Only the standard library, serde_json (to read run files), tempfile and `siamese-io`'s
+//! atomic writer are used, so this builds in seconds. Cargo is always invoked through the
+//! `CARGO` environment variable (set by `cargo run`), falling back to `cargo`, so the
+//! toolchain that started the xtask is the one that does the work.
 
 mod bench;
+mod fuzz;
 mod quality;
 
 use std::env;
@@ -28,6 +29,7 @@ USAGE:
 TASKS:
     ci                  Run exactly what CI runs, in order, stopping at the first failure:
                           cargo fmt --all -- --check
+                          cargo fmt --manifest-path fuzz/Cargo.toml -- --check
                           cargo clippy --workspace --all-targets -- -D warnings
                           cargo test --workspace
                         Sets SIAMESE_DATA_DIR for the tests if it is unset: ../shared/data/mnist
@@ -57,17 +59,22 @@ TASKS:
                         $SIAMESE_FASHION_DIR; 2 threads unless --threads. --novelty also
                         trains configs/novelty.ron (or NAME) once per class with that class
                         left out and reports `siamese anomaly` AUROC, learned vs raw.
-    fuzz [SECONDS]      Fuzz the IDX reader with cargo-fuzz for SECONDS (default 60);
-                        needs `cargo install cargo-fuzz`.
+    fuzz [--target NAME] [SECONDS]
+                        Run each cargo-fuzz target of fuzz/ (or only NAME: idx_reader,
+                        ron_config, tower_file, checkpoint_file, search_index) for SECONDS
+                        (default 60), from seeds that fuzz/examples/seeds.rs writes with the
+                        project's own writers into fuzz/seeds/. Prints each target's
+                        executions, corpus size and whether it crashed; exits non-zero on a
+                        crash (inputs in fuzz/artifacts/<target>/). Needs `cargo install
+                        cargo-fuzz`; RUSTC_BOOTSTRAP=1 lets it run on stable.
     help                Print this help.
 ";
-
-/// Seconds `cargo xtask fuzz` runs when not told otherwise.
-const DEFAULT_FUZZ_SECONDS: u64 = 60;
 
 /// The CI steps, in order: each is the argument list of one cargo invocation.
 const CI_STEPS: &[&[&str]] = &[
     &["fmt", "--all", "--", "--check"],
+    // The fuzz crate is a workspace of its own, which `--all` does not reach.
+    &["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"],
     &[
         "clippy",
         "--workspace",
@@ -138,7 +145,7 @@ fn run(args: &[OsString]) -> Result {
         "eval" => siamese("eval", rest, Some("a run directory, e.g. runs/base")),
         "report" => siamese("report", rest, Some("a run directory, e.g. runs/base")),
         "data" => siamese("data", rest, None),
-        "fuzz" => fuzz(rest),
+        "fuzz" => fuzz::fuzz(rest),
         "bench" => bench::bench(rest),
         "quality" => quality::quality(rest),
         other => Err(Failure::usage(format!("unknown task `{other}`"))),
@@ -259,64 +266,6 @@ fn siamese(subcommand: &str, args: &[OsString], required: Option<&str>) -> Resul
     } else {
         Err(Failure {
             message: format!("{shown} failed ({})", describe(ran)),
-            code: exit_code(ran),
-        })
-    }
-}
-
-/// `cargo xtask fuzz [seconds]`: the IDX reader fuzz target, with the nightly features that
-/// cargo-fuzz needs unlocked on a stable toolchain by `RUSTC_BOOTSTRAP=1`.
-fn fuzz(args: &[OsString]) -> Result {
-    let seconds = match args {
-        [] => DEFAULT_FUZZ_SECONDS,
-        [s] => s
-            .to_str()
-            .and_then(|s| s.parse::<u64>().ok())
-            .filter(|&s| s > 0)
-            .ok_or_else(|| {
-                Failure::usage(format!(
-                    "`fuzz` takes a positive number of seconds, got {s:?}"
-                ))
-            })?,
-        [_, extra, ..] => {
-            return Err(Failure::usage(format!(
-                "`fuzz` takes at most one argument (seconds), got also {extra:?}"
-            )));
-        }
-    };
-    let root = workspace_root()?;
-    let fuzz_dir = root.join("fuzz");
-
-    let installed = cargo()
-        .args(["fuzz", "--version"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !installed {
-        return Err(Failure::new(
-            "cargo-fuzz is not installed; install it with `cargo install cargo-fuzz`",
-        ));
-    }
-
-    let limit = format!("-max_total_time={seconds}");
-    let shown = format!("RUSTC_BOOTSTRAP=1 cargo fuzz run idx_reader -- {limit}");
-    println!("xtask fuzz: {shown} (in {})", fuzz_dir.display());
-    let mut cmd = cargo();
-    cmd.args(["fuzz", "run", "idx_reader", "--"])
-        .arg(&limit)
-        .current_dir(&fuzz_dir)
-        .env("RUSTC_BOOTSTRAP", "1");
-    let ran = status(&mut cmd, &shown)?;
-    if ran.success() {
-        Ok(())
-    } else {
-        Err(Failure {
-            message: format!(
-                "{shown} failed ({}); crashes are saved in {}",
-                describe(ran),
-                fuzz_dir.join("artifacts").join("idx_reader").display()
-            ),
             code: exit_code(ran),
         })
     }

@@ -87,19 +87,30 @@ pub fn load_tower(path: &Path) -> Result<SavedTower> {
     let spec: TowerSpec = serde_json::from_str(&spec_json)
         .map_err(|e| file.format_error(format!("bad tower spec in the header: {e}")))?;
     let tower = Tower::new(spec)?;
+    // Every tensor is read and checked against the spec before the parameter buffer is
+    // made: a header alone can declare billions of parameters in a file of a hundred bytes,
+    // but tensors of the declared shapes have to be in the file.
+    let tensors = tower
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(i, layer)| {
+            let kernel = file.f32_tensor(
+                &format!("dense_{i}.kernel"),
+                Some(&[layer.input(), layer.output()]),
+            )?;
+            let bias = file.f32_tensor(&format!("dense_{i}.bias"), Some(&[layer.output()]))?;
+            Ok((kernel, bias))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut params = vec![0.0f32; tower.num_params()];
-    for (i, layer) in tower.layers().iter().enumerate() {
-        let kernel = file.f32_tensor(
-            &format!("dense_{i}.kernel"),
-            Some(&[layer.input(), layer.output()]),
-        )?;
+    for (layer, (kernel, bias)) in tower.layers().iter().zip(&tensors) {
         for (r, row) in kernel.chunks_exact(layer.output()).enumerate() {
             let start = layer.offset() + r * layer.stride();
             params[start..start + layer.output()].copy_from_slice(row);
         }
-        let bias = file.f32_tensor(&format!("dense_{i}.bias"), Some(&[layer.output()]))?;
         let start = layer.bias_offset();
-        params[start..start + layer.output()].copy_from_slice(&bias);
+        params[start..start + layer.output()].copy_from_slice(bias);
     }
     Ok(SavedTower {
         tower,

@@ -59,7 +59,8 @@ pub use model::{TrainedModel, pixel_density, uses_sparse_input};
 pub use observer::{Observer, RunInfo, Silent, StepProgress};
 pub use prepare::PreparedData;
 pub use run::{
-    AnomalyReport, ClassScore, EpochMetrics, EvalReport, RunDir, RunLock, Summary, write_json,
+    AnomalyReport, CheckpointInfo, ClassScore, EpochMetrics, EvalReport, RunDir, RunLock,
+    SourceSummary, Summary, write_json,
 };
 pub use score::{PairScore, best_threshold, embedded_pair_distances, score_pairs};
 pub use source::{SourceImages, load_options};

@@ -232,3 +232,24 @@ fn in_batch_settings_that_do_not_fit_together_name_the_field() {
     );
     assert_eq!(field_of(&|_| {}), "");
 }
+
+/// A crash input of the `ron_config` fuzz target: `configs/base.ron` with one class of 2^63
+/// images filling the batch, where the check for "at least 2 classes per batch" computed
+/// `2 * images_per_class` and overflowed.
+#[test]
+fn fuzz_regression_images_per_class_of_half_the_address_space_is_an_error() {
+    let text = base_text()
+        .replace("batch_size: 250", "batch_size: 9223372036854775808")
+        .replace(
+            "images_per_class: 25",
+            "images_per_class: 9223372036854775808",
+        );
+    assert!(text.contains("images_per_class: 9223372036854775808"));
+    let err = Config::from_ron_str(&text, "overflow.ron").unwrap_err();
+    match err {
+        TrainError::ConfigInvalid { invalid, .. } => {
+            assert_eq!(invalid.field, "training.batches.images_per_class");
+        }
+        other => panic!("expected ConfigInvalid, got {other}"),
+    }
+}

@@ -194,7 +194,11 @@ fn npy_arrays_train_with_a_seeded_test_split() {
     // A quarter of each class is held out for testing; the rest trains.
     let images = siamese_train::SourceImages::load(&config).unwrap();
     // (Rounded per class.)
-    assert!((240..=260).contains(&images.test.len()), "{}", images.test.len());
+    assert!(
+        (240..=260).contains(&images.test.len()),
+        "{}",
+        images.test.len()
+    );
     assert_eq!(images.train.len() + images.test.len(), n);
 }
 

@@ -96,9 +96,11 @@ impl Config {
             }
             BatchRecipe::ClassBalanced { images_per_class } => {
                 let batch = self.training.batch_size;
+                // A quotient, not `2 * images_per_class`, which overflows (a panic where
+                // overflow is checked) when one class of 2^63 images fills the batch.
                 if images_per_class < 2
                     || batch % images_per_class != 0
-                    || batch < 2 * images_per_class
+                    || batch / images_per_class < 2
                 {
                     return Err(bad(
                         "training.batches.images_per_class",

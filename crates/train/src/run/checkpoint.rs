@@ -30,6 +30,35 @@ pub(crate) struct Checkpoint {
     pub(crate) adam: Adam,
 }
 
+/// What a checkpoint says about the run it belongs to, read and checked exactly as
+/// `--resume` reads it (see [`super::RunDir::read_checkpoint_info`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckpointInfo {
+    /// Epochs finished when it was written: a resumed run starts after this one.
+    pub epoch: usize,
+    /// Steps already done of the next epoch (0 for a checkpoint at an epoch's end).
+    pub step_in_epoch: usize,
+    /// The training seed of the run.
+    pub seed: u64,
+    /// Parameters of the tower (each Adam moment has as many).
+    pub params: usize,
+    /// Adam steps taken so far.
+    pub steps: u64,
+}
+
+impl From<&Checkpoint> for CheckpointInfo {
+    fn from(checkpoint: &Checkpoint) -> Self {
+        Self {
+            epoch: checkpoint.epoch,
+            step_in_epoch: checkpoint.step,
+            seed: checkpoint.seed,
+            params: checkpoint.params.len(),
+            steps: checkpoint.adam.t,
+        }
+    }
+}
+
 fn vector<'a>(name: &'a str, values: &'a [f32]) -> F32Tensor<'a> {
     F32Tensor {
         name,
@@ -162,5 +191,67 @@ impl AdamScalars {
         adam.m = m;
         adam.v = v;
         adam
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RunDir;
+
+    fn checkpoint() -> Checkpoint {
+        let mut adam = Adam::new(&crate::OptimizerConfig::default(), 3);
+        adam.t = 12;
+        adam.m = vec![0.1, 0.2, 0.3];
+        adam.v = vec![0.01, 0.02, 0.03];
+        Checkpoint {
+            epoch: 4,
+            step: 7,
+            partial: PartialEpoch {
+                // Not a short decimal: the bits must survive the header's text.
+                loss_sum: std::f64::consts::PI / 3.0,
+                correct: 321,
+                seconds: 1.25,
+            },
+            seed: 99,
+            fingerprint: "abc".into(),
+            params: vec![1.0, 2.0, 3.0],
+            adam,
+        }
+    }
+
+    #[test]
+    fn info_reports_what_the_checkpoint_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        assert_eq!(run.read_checkpoint_info().unwrap(), None);
+        run.write_checkpoint(&checkpoint()).unwrap();
+        let info = run.read_checkpoint_info().unwrap().unwrap();
+        assert_eq!(
+            info,
+            CheckpointInfo {
+                epoch: 4,
+                step_in_epoch: 7,
+                seed: 99,
+                params: 3,
+                steps: 12,
+            }
+        );
+    }
+
+    #[test]
+    fn a_mid_epoch_checkpoint_reads_back_to_the_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpoint.safetensors");
+        checkpoint().save(&path).unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap(), checkpoint());
+    }
+
+    #[test]
+    fn info_of_a_file_that_is_no_checkpoint_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        std::fs::write(run.checkpoint_path(), b"not safetensors").unwrap();
+        assert!(run.read_checkpoint_info().is_err());
     }
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use siamese_io::FileError;
 
+pub use checkpoint::CheckpointInfo;
 pub(crate) use checkpoint::{Checkpoint, PartialEpoch};
 pub use lock::RunLock;
 pub use records::{AnomalyReport, ClassScore, EpochMetrics, EvalReport, SourceSummary, Summary};
@@ -301,6 +302,18 @@ impl RunDir {
             return Ok(None);
         }
         Checkpoint::load(&path).map(Some)
+    }
+
+    /// Where the checkpoint says the run stopped, or `None` when there is none yet. The file
+    /// is read and checked whole, as `--resume` reads it (header, tensors, Adam state), but
+    /// not compared with any config.
+    ///
+    /// # Errors
+    /// An unreadable checkpoint, or one that is not a siamese checkpoint of this version.
+    pub fn read_checkpoint_info(&self) -> Result<Option<CheckpointInfo>> {
+        Ok(self
+            .read_checkpoint()?
+            .map(|checkpoint| CheckpointInfo::from(&checkpoint)))
     }
 
     pub(crate) fn write_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
