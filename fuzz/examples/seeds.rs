@@ -61,6 +61,7 @@ fn main() -> Result {
         let name = file.file_name().ok_or("run file without a name")?;
         std::fs::copy(&file, target_dir(&out, target)?.join(name))?;
     }
+    image_seeds(&out, &data)?;
     println!("seeds written to {}", out.display());
     Ok(())
 }
@@ -125,4 +126,42 @@ fn tiny_config(repo: &Path, data: &Path, out: &Path) -> Result<Config> {
     config.output.dir = out.to_owned();
     config.validate()?;
     Ok(config)
+}
+
+/// Seeds of the collection readers: the first test image in each image format (after the
+/// byte the `image_file` target reads its options from), a manifest naming the two images
+/// the `csv_manifest` target writes, and the test images and labels as `.npy` files (after
+/// the two bytes that say where the images end).
+fn image_seeds(out: &Path, data: &Path) -> Result {
+    let test = siamese_data::Dataset::load(
+        &data.join(TEST_IMAGES),
+        &data.join(TEST_LABELS),
+        None,
+    )?;
+    let side = SIDE as u32;
+    let gray = image::GrayImage::from_raw(side, side, test.image(0).to_vec())
+        .ok_or("image of the wrong size")?;
+    let dir = target_dir(out, "image_file")?;
+    for (choice, format) in [(0u8, image::ImageFormat::Png), (0x31, image::ImageFormat::Png)] {
+        let mut bytes = std::io::Cursor::new(vec![choice]);
+        bytes.set_position(1);
+        gray.write_to(&mut bytes, format)?;
+        std::fs::write(dir.join(format!("seed-{choice}.png")), bytes.into_inner())?;
+    }
+    std::fs::write(
+        target_dir(out, "csv_manifest")?.join("manifest.csv"),
+        "path,label,split\na.png,cat,train\nb.png,dog,train\na.png,cat,test\nb.png,dog,test\n",
+    )?;
+    let n = test.len();
+    let images = ndarray::Array3::from_shape_vec((n, SIDE, SIDE), test.images().to_vec())?;
+    let labels = ndarray::Array1::from_iter((0..n).map(|i| i64::from(test.label(i))));
+    let work = tempfile::tempdir()?;
+    ndarray_npy::write_npy(work.path().join("i.npy"), &images)?;
+    ndarray_npy::write_npy(work.path().join("l.npy"), &labels)?;
+    let images = std::fs::read(work.path().join("i.npy"))?;
+    let mut seed = u16::try_from(images.len())?.to_le_bytes().to_vec();
+    seed.extend_from_slice(&images);
+    seed.extend_from_slice(&std::fs::read(work.path().join("l.npy"))?);
+    std::fs::write(target_dir(out, "npy_arrays")?.join("seed.bin"), seed)?;
+    Ok(())
 }

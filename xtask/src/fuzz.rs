@@ -24,6 +24,9 @@ const TARGETS: &[&str] = &[
     "tower_file",
     "checkpoint_file",
     "search_index",
+    "image_file",
+    "csv_manifest",
+    "npy_arrays",
 ];
 
 /// What one target's run came to.
