@@ -64,6 +64,13 @@ fn report_draws_every_picture_of_a_smoke_run() {
         report.contains("siamese eval"),
         "no hint how to get eval.json"
     );
+    // MNIST's IDX files name no class: the per-class table shows the digits.
+    for digit in 0..10 {
+        assert!(
+            report.contains(&format!("\n| {digit} | ")),
+            "no row for {digit}"
+        );
+    }
 
     // After `siamese eval`, the report shows its figures, learned beside raw pixels.
     siamese_ok(&["eval", run_dir, "--data", data]);

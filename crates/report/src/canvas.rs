@@ -1,11 +1,11 @@
-//! An in-memory RGB picture that plotters draws into and `image` pastes digits into and
-//! encodes as PNG; written to disk in one atomic step.
+//! An in-memory RGB picture that plotters draws into and `image` pastes thumbnails into
+//! and encodes as PNG; written to disk in one atomic step.
 
 use std::path::Path;
 use std::sync::OnceLock;
 
 use image::imageops::{self, FilterType};
-use image::{GrayImage, ImageBuffer, Rgb, RgbImage};
+use image::{ImageBuffer, Rgb, RgbImage};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
@@ -15,6 +15,10 @@ use crate::{ReportError, Result};
 
 /// The font family every text of the figures uses (registered by [`fonts`]).
 pub(crate) const FONT: &str = "sans-serif";
+
+/// Side of the square cell every thumbnail is fitted into, in pixels: an MNIST digit at
+/// three screen pixels per pixel, big enough to recognise a 16 × 16 icon or a small photo.
+pub(crate) const THUMB: u32 = 84;
 
 /// The drawing area of a canvas.
 pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
@@ -76,27 +80,21 @@ impl Canvas {
         root.present().map_err(|e| fail(e.to_string()))
     }
 
-    /// Pastes a grayscale image (MNIST: white ink on black) as dark ink on white, scaled by
-    /// `scale` without smoothing so single pixels stay visible, with its top-left corner at
-    /// `(x, y)`.
-    pub(crate) fn paste_digit(
-        &mut self,
-        digit: &GrayImage,
-        scale: u32,
-        (x, y): (i64, i64),
-    ) -> Result<()> {
-        let mut ink = digit.clone();
-        imageops::invert(&mut ink);
-        let big = imageops::resize(
-            &ink,
-            digit.width() * scale,
-            digit.height() * scale,
-            FilterType::Nearest,
-        );
-        let rgb: RgbImage = ImageBuffer::from_fn(big.width(), big.height(), |px, py| {
-            let v = big.get_pixel(px, py).0[0];
-            Rgb([v, v, v])
-        });
+    /// Pastes `picture` fitted into the [`THUMB`] × [`THUMB`] cell whose top-left corner is
+    /// `(x, y)`, centred and keeping its aspect ratio. Enlarged without smoothing, so single
+    /// pixels of small images stay visible; shrunk with a triangle filter, so large photos do
+    /// not alias.
+    pub(crate) fn paste_thumbnail(&mut self, picture: &RgbImage, (x, y): (i64, i64)) -> Result<()> {
+        let (w, h) = picture.dimensions();
+        let scale = f64::from(THUMB) / f64::from(w.max(h).max(1));
+        let fit = |side: u32| ((f64::from(side) * scale).round() as u32).clamp(1, THUMB);
+        let (tw, th) = (fit(w), fit(h));
+        let filter = if scale >= 1.0 {
+            FilterType::Nearest
+        } else {
+            FilterType::Triangle
+        };
+        let big = imageops::resize(picture, tw, th, filter);
         let (width, height) = (self.width, self.height);
         let mut target: ImageBuffer<Rgb<u8>, &mut [u8]> =
             ImageBuffer::from_raw(width, height, &mut self.rgb[..]).ok_or_else(|| {
@@ -105,7 +103,8 @@ impl Canvas {
                     message: "canvas buffer smaller than its size".into(),
                 }
             })?;
-        imageops::overlay(&mut target, &rgb, x, y);
+        let centre = |side: u32| i64::from((THUMB - side) / 2);
+        imageops::overlay(&mut target, &big, x + centre(tw), y + centre(th));
         Ok(())
     }
 
@@ -135,30 +134,19 @@ impl Canvas {
     }
 }
 
-/// Image `i` of `data` as a grayscale image.
-pub(crate) fn digit(data: &siamese_data::Dataset, i: usize) -> Result<GrayImage> {
-    let (h, w) = match data.image_shape() {
-        [h, w] => (*h, *w),
-        shape => {
-            return Err(ReportError::Unsuitable {
-                what: format!("images of shape {shape:?} cannot be shown (need height × width)"),
-            });
-        }
-    };
-    let pixels = data.get_image(i).ok_or_else(|| ReportError::Unsuitable {
-        what: format!("image {i} of a data set of {}", data.len()),
-    })?;
-    GrayImage::from_raw(w as u32, h as u32, pixels.to_vec()).ok_or_else(|| {
-        ReportError::Unsuitable {
-            what: format!("image {i} has {} pixels, not {h} × {w}", pixels.len()),
-        }
-    })
-}
+/// Classes that get a color of their own (and a row in a legend); further classes are
+/// drawn in [`OTHER_CLASSES`].
+pub(crate) const DISTINCT_CLASSES: usize = 20;
 
-/// One color per class: the ten of matplotlib's "tab10" (distinct, colorblind-friendly
-/// enough), repeated for more classes.
+/// The color of the classes past the first [`DISTINCT_CLASSES`]: near black, unlike the
+/// two greys of the palette.
+pub(crate) const OTHER_CLASSES: RGBColor = RGBColor(40, 40, 40);
+
+/// One color per class: matplotlib's "tab10" (distinct, colorblind-friendly enough), then
+/// the light companions of the same hues from "tab20", so up to [`DISTINCT_CLASSES`]
+/// classes never share a color; [`OTHER_CLASSES`] past them.
 pub(crate) fn class_color(class: usize) -> RGBColor {
-    const TAB10: [(u8, u8, u8); 10] = [
+    const PALETTE: [(u8, u8, u8); DISTINCT_CLASSES] = [
         (31, 119, 180),
         (255, 127, 14),
         (44, 160, 44),
@@ -169,12 +157,65 @@ pub(crate) fn class_color(class: usize) -> RGBColor {
         (127, 127, 127),
         (188, 189, 34),
         (23, 190, 207),
+        (174, 199, 232),
+        (255, 187, 120),
+        (152, 223, 138),
+        (255, 152, 150),
+        (197, 176, 213),
+        (196, 156, 148),
+        (247, 182, 210),
+        (199, 199, 199),
+        (219, 219, 141),
+        (158, 218, 229),
     ];
-    let (r, g, b) = TAB10[class % TAB10.len()];
-    RGBColor(r, g, b)
+    PALETTE
+        .get(class)
+        .map_or(OTHER_CLASSES, |&(r, g, b)| RGBColor(r, g, b))
+}
+
+/// `text` as drawn in `font`, shortened with an ellipsis to at most `max_width` pixels, so
+/// a long class name cannot run into its neighbours.
+pub(crate) fn fit(text: &str, font: &FontDesc<'_>, max_width: u32) -> String {
+    // Should the renderer fail to measure, a generous estimate of DejaVu Sans's average
+    // advance (0.6 em) still keeps the text in its box.
+    let width = |s: &str| {
+        font.box_size(s).map_or_else(
+            |_| (s.chars().count() as f64 * 0.6 * font.get_size()).ceil() as u32,
+            |(w, _)| w,
+        )
+    };
+    if width(text) <= max_width {
+        return text.to_owned();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    (1..chars.len())
+        .rev()
+        .map(|n| {
+            let kept: String = chars[..n].iter().collect();
+            format!("{}…", kept.trim_end())
+        })
+        .find(|s| width(s) <= max_width)
+        .unwrap_or_else(|| "…".to_owned())
 }
 
 /// Green for right, red for wrong: the marks of correct and mistaken predictions.
 pub(crate) const RIGHT: RGBColor = RGBColor(0, 128, 0);
 /// See [`RIGHT`].
 pub(crate) const WRONG: RGBColor = RGBColor(200, 0, 0);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_is_shortened_to_its_width() {
+        fonts().unwrap();
+        let font: FontDesc<'static> = (FONT, 20.0).into();
+        assert_eq!(fit("seven", &font, 200), "seven");
+        let long = "a class whose folder name goes on and on";
+        let shown = fit(long, &font, 120);
+        assert!(shown.ends_with('…') && shown.len() < long.len(), "{shown}");
+        assert!(font.box_size(&shown).unwrap().0 <= 120, "{shown}");
+        assert_eq!(fit(long, &font, 1), "…");
+    }
+}

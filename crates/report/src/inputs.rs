@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use ndarray::Array2;
 use siamese_eval::Index;
 use siamese_train::{
-    Config, EpochMetrics, EvalReport, PreparedData, RunDir, Summary, embedded_pair_distances,
+    Config, EpochMetrics, EvalReport, PreparedData, RunDir, Summary, TrainedModel,
+    embedded_pair_distances,
 };
 
 use crate::Result;
@@ -23,6 +24,9 @@ pub struct ReportInputs {
     pub metrics: Vec<EpochMetrics>,
     /// `eval.json`, when the run has been evaluated.
     pub eval: Option<EvalReport>,
+    /// The trained tower, which also carries the class names every picture and table uses
+    /// ([`TrainedModel::class_name`]).
+    pub model: TrainedModel,
     /// The data exactly as training prepared it: same limits, holdout and pairs.
     pub data: PreparedData,
     /// The training images' embeddings, searchable (for the nearest neighbours).
@@ -64,6 +68,7 @@ impl ReportInputs {
             summary,
             metrics,
             eval,
+            model,
             data,
             train_index,
             test_embeddings,

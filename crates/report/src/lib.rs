@@ -8,13 +8,20 @@
 //! | File | What it shows |
 //! |---|---|
 //! | `curves.png` | loss and pair accuracy per epoch, training vs validation |
-//! | `pairs.png` | test pairs side by side with distance, prediction and truth; the worst false positives and false negatives |
+//! | `pairs.png` | test pairs side by side, each image captioned with its class, with distance and prediction; the worst false positives and false negatives |
 //! | `distances.png` | histograms of the distances of similar and dissimilar test pairs, thresholds marked |
-//! | `embedding-map.png` | the test embeddings on their top two principal components, one color per class |
-//! | `neighbours.png` | one test digit per class with its nearest training images |
-//! | `report.md` | the summary, the per-epoch table, the evaluation (`eval.json`, when present) and the pictures |
+//! | `embedding-map.png` | the test embeddings on their top two principal components, one color per class, named in a legend |
+//! | `neighbours.png` | one test image per class with its nearest training images and their classes |
+//! | `report.md` | the summary, the per-epoch table, a per-class table, the evaluation (`eval.json`, when present) and the pictures |
 //!
-//! Figures are drawn by plotters into an in-memory RGB buffer (digits pasted and scaled by
+//! Classes are shown by the names saved with the trained tower
+//! ([`siamese_train::TrainedModel::class_name`]: folder names, manifest labels, a
+//! `classes.txt`), by their numbers when the data named none; long names are shortened with
+//! an ellipsis to fit. Images of any size, grayscale `[H, W]` or RGB `[H, W, 3]`, are
+//! fitted into the same thumbnail cell; grayscale IDX images (MNIST's white ink on black)
+//! are shown inverted, a user's own images as stored.
+//!
+//! Figures are drawn by plotters into an in-memory RGB buffer (images pasted and scaled by
 //! `image`), encoded as PNG and written atomically. Text uses DejaVu Sans compiled into the
 //! binary (the `dejavu` crate, through plotters' `ab_glyph` renderer), so pictures look the
 //! same on every machine and need no system fonts.
@@ -39,6 +46,7 @@ mod error;
 mod figures;
 mod histogram;
 mod inputs;
+mod look;
 mod markdown;
 mod pca;
 mod select;
@@ -46,6 +54,8 @@ mod select;
 use std::path::PathBuf;
 
 use ndarray::Axis;
+
+use look::Look;
 
 pub use error::{ReportError, Result};
 pub use figures::{CURVES, DISTANCES, EMBEDDING_MAP, FIGURES, Figure, NEIGHBOURS, PAIRS};
@@ -66,8 +76,10 @@ pub const REPORT_MD: &str = "report.md";
 pub fn write_report(run: &ReportInputs) -> Result<Vec<PathBuf>> {
     let dir = run.run.path();
     let data = &run.data;
+    let look = Look::new(&run.model, &run.config.data.source);
     figures::curves(&run.metrics, dir)?;
     let pairs = figures::pairs(
+        look,
         &data.test,
         &data.test_pairs,
         &run.test_distances,
@@ -85,13 +97,14 @@ pub fn write_report(run: &ReportInputs) -> Result<Vec<PathBuf>> {
     let explained = pca.explained();
     let explained = [explained[0], explained[1]];
     figures::embedding_map(
+        look,
         &pca.project(run.test_embeddings.view())?,
         data.test.labels(),
         data.test.num_classes(),
         explained,
         dir,
     )?;
-    let queries = figures::neighbour_queries(&data.test);
+    let (queries, classes) = figures::neighbour_queries(&data.test);
     let query_embeddings = run.test_embeddings.select(Axis(0), &queries);
     let hits = run
         .train_index
@@ -100,15 +113,19 @@ pub fn write_report(run: &ReportInputs) -> Result<Vec<PathBuf>> {
         .rows()
         .map(|row| row.iter().map(|n| (n.index as usize, n.distance)).collect())
         .collect();
-    let neighbours = figures::Neighbours { queries, found };
-    figures::neighbours(&data.test, &data.train, &neighbours, dir)?;
+    let neighbours = figures::Neighbours {
+        queries,
+        classes,
+        found,
+    };
+    figures::neighbours(look, &data.test, &data.train, &neighbours, dir)?;
 
     let findings = markdown::Findings {
         pairs: &pairs,
         neighbours: &neighbours,
         explained,
     };
-    let md = markdown::render(run, &findings);
+    let md = markdown::render(run, look, &findings);
     siamese_io::write_atomically(&dir.join(REPORT_MD), md.as_bytes())?;
 
     let mut written: Vec<PathBuf> = FIGURES.iter().map(|f| dir.join(f.file)).collect();

@@ -78,14 +78,14 @@ pub(crate) fn distances(
                 &dissimilar,
                 DISSIMILAR,
                 format!(
-                    "dissimilar pairs (different digits), {}",
+                    "dissimilar pairs (different classes), {}",
                     dissimilar.total()
                 ),
             ),
             (
                 &similar,
                 SIMILAR,
-                format!("similar pairs (same digit), {}", similar.total()),
+                format!("similar pairs (same class), {}", similar.total()),
             ),
         ] {
             let style = color.mix(0.55).filled();

@@ -22,12 +22,14 @@ pub struct Figure {
     pub size: (u32, u32),
 }
 
-/// Test pairs side by side with distance, prediction and truth; the worst mistakes.
+/// Test pairs side by side, each image captioned with its class, with distance and
+/// prediction; the worst mistakes.
 pub const PAIRS: Figure = Figure {
     file: "pairs.png",
     size: (1280, 960),
 };
-/// Test embeddings projected on their top two principal components, one color per class.
+/// Test embeddings projected on their top two principal components, one color per class,
+/// named at its centre and in the legend.
 pub const EMBEDDING_MAP: Figure = Figure {
     file: "embedding-map.png",
     size: (1200, 960),
@@ -42,10 +44,10 @@ pub const DISTANCES: Figure = Figure {
     file: "distances.png",
     size: (1200, 700),
 };
-/// Test query digits with their nearest training images.
+/// A test image per class with its nearest training images, each captioned with its class.
 pub const NEIGHBOURS: Figure = Figure {
     file: "neighbours.png",
-    size: (1040, 1350),
+    size: (1040, 1590),
 };
 
 /// Every picture, in the order `report.md` shows them.

@@ -1,6 +1,6 @@
-//! `pairs.png`: the tutorial's "predict and display": test pairs side by side with their
-//! distance, the prediction and the truth, mistakes framed in red; then the worst false
-//! positives and false negatives.
+//! `pairs.png`: the tutorial's "predict and display": test pairs side by side, each image
+//! captioned with its class, with their distance and the prediction, mistakes framed in
+//! red; then the worst false positives and false negatives.
 
 use std::path::Path;
 
@@ -9,15 +9,14 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use siamese_data::{Dataset, Pair};
 
 use super::{PAIRS, text};
-use crate::canvas::{Canvas, FONT, RIGHT, WRONG, bold, digit};
+use crate::canvas::{Canvas, FONT, RIGHT, THUMB, WRONG, bold, fit};
+use crate::look::Look;
 use crate::{Result, sample_pairs, worst_false_negatives, worst_false_positives};
 
 /// Tiles per row.
 const COLUMNS: usize = 6;
 /// Rows of the even sample; the two kinds of mistakes get one row each.
 const SAMPLE_ROWS: usize = 2;
-/// Pixel scale of a 28 × 28 digit: 84 × 84 on screen.
-const SCALE: u32 = 3;
 const TILE_W: i32 = 196;
 const TILE_H: i32 = 176;
 const GAP: i32 = 10;
@@ -25,6 +24,9 @@ const MARGIN: i32 = 20;
 const HEADER_H: i32 = 40;
 const TITLE_H: i32 = 90;
 const LINE_H: i32 = 23;
+/// Thumbnail side, and its distance from the tile's edges.
+const THUMB_PX: i32 = THUMB as i32;
+const INSET: i32 = 8;
 
 /// Which test pairs the picture shows (indices into the test pairs).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +41,7 @@ pub(crate) struct PairsShown {
 
 /// Draws `pairs.png` into `dir` and says which pairs it shows.
 pub(crate) fn pairs(
+    look: Look<'_>,
     test: &Dataset,
     pairs: &[Pair],
     distances: &[f32],
@@ -57,12 +60,12 @@ pub(crate) fn pairs(
             SAMPLE_ROWS,
         ),
         (
-            "Worst false positives: different digits, yet closest (distance below the threshold)",
+            "Worst false positives: different classes, yet closest (distance below the threshold)",
             &shown.false_positives,
             1,
         ),
         (
-            "Worst false negatives: same digit, yet farthest (distance at or above the threshold)",
+            "Worst false negatives: same class, yet farthest (distance at or above the threshold)",
             &shown.false_negatives,
             1,
         ),
@@ -83,6 +86,10 @@ pub(crate) fn pairs(
 
     let mut canvas = Canvas::new(PAIRS.file, PAIRS.size)?;
     let label = |i: u32| test.labels().get(i as usize).copied().unwrap_or(u32::MAX);
+    let name_font = || (FONT, text::TICK).into_font();
+    // Each image's class is written under it, as wide as its half of the tile allows.
+    let name_width = (TILE_W / 2 - INSET) as u32;
+    let thumbs_x = |x: i32| [x + INSET, x + TILE_W - INSET - THUMB_PX];
     canvas.draw(|root| {
         root.fill(&WHITE)?;
         root.draw(&Text::new(
@@ -91,7 +98,7 @@ pub(crate) fn pairs(
             bold(text::TITLE - 4),
         ))?;
         root.draw(&Text::new(
-            "d = distance between the two embeddings; truth = the two digits' labels; mistakes framed in red",
+            "under each image its class; d = distance between the two embeddings; mistakes framed in red",
             (MARGIN, 58),
             (FONT, text::LABEL),
         ))?;
@@ -115,7 +122,16 @@ pub(crate) fn pairs(
             } else {
                 root.draw(&Rectangle::new(frame, WRONG.stroke_width(4)))?;
             }
-            let text_y = y + 8 + 84 + 8;
+            let top = Pos::new(HPos::Center, VPos::Top);
+            for (side, tx) in [pair.left, pair.right].into_iter().zip(thumbs_x(x)) {
+                let name = fit(&look.class_name(label(side)), &name_font(), name_width);
+                root.draw(&Text::new(
+                    name,
+                    (tx + THUMB_PX / 2, y + INSET + THUMB_PX + 4),
+                    name_font().color(&BLACK).pos(top),
+                ))?;
+            }
+            let text_y = y + INSET + THUMB_PX + 4 + LINE_H + 4;
             let line = |n: i32| (x + 10, text_y + n * LINE_H);
             let left = Pos::new(HPos::Left, VPos::Top);
             root.draw(&Text::new(format!("d = {d:.3}"), line(0), bold(text::LABEL).color(&BLACK).pos(left)))?;
@@ -124,26 +140,17 @@ pub(crate) fn pairs(
                 line(1),
                 (FONT, text::LABEL).into_font().color(&color).pos(left),
             ))?;
-            root.draw(&Text::new(
-                format!("truth: {} vs {}", label(pair.left), label(pair.right)),
-                line(2),
-                (FONT, text::LABEL).into_font().color(&BLACK).pos(left),
-            ))?;
         }
         Ok(())
     })?;
     for &(x, y, i) in &tiles {
         let pair = pairs[i];
-        canvas.paste_digit(
-            &digit(test, pair.left as usize)?,
-            SCALE,
-            (i64::from(x + 8), i64::from(y + 8)),
-        )?;
-        canvas.paste_digit(
-            &digit(test, pair.right as usize)?,
-            SCALE,
-            (i64::from(x + TILE_W - 8 - 84), i64::from(y + 8)),
-        )?;
+        for (side, tx) in [pair.left, pair.right].into_iter().zip(thumbs_x(x)) {
+            canvas.paste_thumbnail(
+                &look.image(test, side as usize)?,
+                (i64::from(tx), i64::from(y + INSET)),
+            )?;
+        }
     }
     canvas.save(dir)?;
     Ok(shown)
