@@ -133,16 +133,15 @@ fn tiny_config(repo: &Path, data: &Path, out: &Path) -> Result<Config> {
 /// the `csv_manifest` target writes, and the test images and labels as `.npy` files (after
 /// the two bytes that say where the images end).
 fn image_seeds(out: &Path, data: &Path) -> Result {
-    let test = siamese_data::Dataset::load(
-        &data.join(TEST_IMAGES),
-        &data.join(TEST_LABELS),
-        None,
-    )?;
+    let test = siamese_data::Dataset::load(&data.join(TEST_IMAGES), &data.join(TEST_LABELS), None)?;
     let side = SIDE as u32;
     let gray = image::GrayImage::from_raw(side, side, test.image(0).to_vec())
         .ok_or("image of the wrong size")?;
     let dir = target_dir(out, "image_file")?;
-    for (choice, format) in [(0u8, image::ImageFormat::Png), (0x31, image::ImageFormat::Png)] {
+    for (choice, format) in [
+        (0u8, image::ImageFormat::Png),
+        (0x31, image::ImageFormat::Png),
+    ] {
         let mut bytes = std::io::Cursor::new(vec![choice]);
         bytes.set_position(1);
         gray.write_to(&mut bytes, format)?;

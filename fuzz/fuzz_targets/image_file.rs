@@ -11,9 +11,7 @@ use siamese_data::sources::{
 
 /// Extensions the folder reader takes as images: the decoder is picked by content, but a
 /// file named otherwise is ignored.
-const NAMES: [&str; 6] = [
-    "x.png", "x.jpg", "x.bmp", "x.gif", "x.tiff", "x.webp",
-];
+const NAMES: [&str; 6] = ["x.png", "x.jpg", "x.bmp", "x.gif", "x.tiff", "x.webp"];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&choice, bytes)) = data.split_first() else {
@@ -35,7 +33,11 @@ fuzz_target!(|data: &[u8]| {
         } else {
             Channels::Rgb
         },
-        image_size: if choice & 0x20 == 0 { [28, 28] } else { [7, 13] },
+        image_size: if choice & 0x20 == 0 {
+            [28, 28]
+        } else {
+            [7, 13]
+        },
         on_bad_image: if choice & 0x40 == 0 {
             OnBadImage::Fail
         } else {
