@@ -66,8 +66,37 @@ struct Images {
     pixels: Vec<u8>,
 }
 
+/// Refuses a header whose stated length runs past the end of the file. `ndarray-npy`
+/// allocates the stated length before reading it, so a 4-byte field could ask for 4 GiB.
+fn check_header_length(bytes: &[u8], path: &Path) -> Result<()> {
+    const MAGIC: &[u8] = b"\x93NUMPY";
+    if bytes.len() < 10 || !bytes.starts_with(MAGIC) {
+        // Not a .npy file at all: the reader says so without allocating.
+        return Ok(());
+    }
+    let (start, length) = match bytes[6] {
+        1 => (10, usize::from(u16::from_le_bytes([bytes[8], bytes[9]]))),
+        2 | 3 if bytes.len() >= 12 => (
+            12,
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+        ),
+        _ => return Ok(()),
+    };
+    if start + length > bytes.len() {
+        return Err(npy_error(
+            path,
+            format!(
+                "header of {length} bytes runs past the end of the file ({} bytes)",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn read_images(path: &Path) -> Result<Images> {
     let bytes = fs::read(path).map_err(|e| open_error(path, e))?;
+    check_header_length(&bytes, path)?;
     // A view checks the header against the bytes present before anything is
     // allocated, so a lying header cannot ask for gigabytes.
     let view = ArrayViewD::<u8>::view_npy(&bytes).map_err(|e| {
@@ -120,6 +149,7 @@ where
 
 fn read_labels(path: &Path) -> Result<Vec<i64>> {
     let bytes = fs::read(path).map_err(|e| open_error(path, e))?;
+    check_header_length(&bytes, path)?;
     let mut rest = &bytes[..];
     let header = Header::from_reader(&mut rest)
         .map_err(|e| npy_error(path, format!("not a readable .npy array: {e}")))?;
