@@ -9,7 +9,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use siamese_data::{
     Channels, Dataset, ImageCollection, ImageSource, LoadOptions, LoadReport, Mnist, TestSplit,
-    epoch_seed, read_class_names,
+    epoch_seed, idx_origins, read_class_names,
 };
 
 use crate::config::{
@@ -29,6 +29,12 @@ pub struct SourceImages {
     pub train: Dataset,
     /// The test images.
     pub test: Dataset,
+    /// Where each training image came from, by row (in the order of `train`): a file's
+    /// path, `images.npy[i]`, or a row of an IDX file (`train-images-idx3-ubyte[i]`,
+    /// unless a `train-origins.txt` written by the importer names the files).
+    pub train_origins: Vec<String>,
+    /// Where each test image came from, as `train_origins`.
+    pub test_origins: Vec<String>,
     /// The name of each class, by label: folder names, manifest labels, or the lines of a
     /// `classes.txt` beside IDX files or arrays; `None` when nothing names them.
     pub class_names: Option<Vec<String>>,
@@ -45,50 +51,79 @@ impl SourceImages {
     /// The data's errors (each naming its file), and [`crate::TrainError::ConfigVsData`]
     /// for a limit beyond the data.
     pub fn load(config: &Config) -> Result<Self> {
-        let (mut train, mut test, class_names, report) = match source(config) {
+        let mut images = match source(config) {
             None => {
-                let Mnist { train, test } = Mnist::load(&config.data.dir)?;
-                let names = read_class_names(&config.data.dir)?;
-                (train, test, names, None)
+                let dir = &config.data.dir;
+                let Mnist { train, test } = Mnist::load(dir)?;
+                let (train_origins, test_origins) = idx_origins(dir, train.len(), test.len())?;
+                Self {
+                    train,
+                    test,
+                    train_origins,
+                    test_origins,
+                    class_names: read_class_names(dir)?,
+                    report: None,
+                }
             }
             Some(source) => {
                 let loaded = ImageCollection::load(&source, &load_options(config))?;
-                let ImageCollection {
-                    mut train,
-                    mut test,
-                    class_names,
-                } = loaded.collection;
+                let c = loaded.collection;
+                let mut images = Self {
+                    train: c.train,
+                    test: c.test,
+                    train_origins: c.train_origins,
+                    test_origins: c.test_origins,
+                    class_names: Some(c.class_names),
+                    report: Some(loaded.report),
+                };
                 if matches!(source, ImageSource::Folder(_)) {
                     // Folders list their images class by class: in that order the first
                     // `train_limit` images, or a holdout from the end, would be one class.
                     let seed = epoch_seed(config.training.seed, seeds::FOLDER_ORDER);
-                    train = shuffled(&train, seed);
-                    test = shuffled(&test, seed.wrapping_add(1));
+                    shuffle(&mut images.train, &mut images.train_origins, seed);
+                    shuffle(
+                        &mut images.test,
+                        &mut images.test_origins,
+                        seed.wrapping_add(1),
+                    );
                 }
-                (train, test, Some(class_names), Some(loaded.report))
+                images
             }
         };
-        config.check_data_limits(&train, &test)?;
+        config.check_data_limits(&images.train, &images.test)?;
         if let Some(n) = config.data.train_limit {
-            train.truncate(n);
+            images.train.truncate(n);
+            images.train_origins.truncate(n);
         }
         if let Some(n) = config.data.test_limit {
-            test.truncate(n);
+            images.test.truncate(n);
+            images.test_origins.truncate(n);
         }
-        Ok(Self {
-            train,
-            test,
-            class_names,
-            report,
-        })
+        Ok(images)
+    }
+
+    /// The origin of training image `i` (a row of [`SourceImages::train`]), or `"?"` past
+    /// the end.
+    pub fn train_origin(&self, i: usize) -> &str {
+        self.train_origins.get(i).map_or("?", String::as_str)
+    }
+
+    /// The origin of test image `i`, as [`SourceImages::train_origin`].
+    pub fn test_origin(&self, i: usize) -> &str {
+        self.test_origins.get(i).map_or("?", String::as_str)
     }
 }
 
-/// `data` in a seeded random order.
-fn shuffled(data: &Dataset, seed: u64) -> Dataset {
+/// Puts `data` and its `origins` in one seeded random order.
+fn shuffle(data: &mut Dataset, origins: &mut Vec<String>, seed: u64) {
     let mut order: Vec<usize> = (0..data.len()).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    data.subset(&order)
+    *data = data.subset(&order);
+    let mut taken: Vec<Option<String>> = std::mem::take(origins).into_iter().map(Some).collect();
+    *origins = order
+        .iter()
+        .map(|&i| taken.get_mut(i).and_then(Option::take).unwrap_or_default())
+        .collect();
 }
 
 /// The image collection a config names, or `None` for IDX files.
@@ -139,4 +174,22 @@ fn cache_dir(config: &Config) -> PathBuf {
             .unwrap_or(Path::new("."))
             .join(CACHE_FOLDER)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffling_keeps_each_image_with_its_origin() {
+        let pixels: Vec<u8> = (0..50).collect();
+        let labels = (0..50).map(|i| i % 5).collect();
+        let mut data = Dataset::from_parts(pixels, labels, vec![1, 1], 5).unwrap();
+        let mut origins: Vec<String> = (0..50).map(|i| format!("img{i}.png")).collect();
+        shuffle(&mut data, &mut origins, 3);
+        assert_ne!(data.image(0), [0]);
+        for (i, origin) in origins.iter().enumerate() {
+            assert_eq!(*origin, format!("img{}.png", data.image(i)[0]));
+        }
+    }
 }

@@ -232,3 +232,40 @@ pub(crate) fn list(root: &Path, options: &LoadOptions) -> Result<Listing> {
     }
     Ok(listing)
 }
+
+/// The image files under `dir`, recursively, sorted by path: what
+/// `siamese embed --images FOLDER` embeds. Images are recognised by extension as
+/// in class folders ([`ImageSource::Folder`](super::ImageSource::Folder));
+/// hidden files and folders are left out, and linked folders are not entered
+/// (a link back up the tree would never end), while linked files are listed.
+///
+/// # Errors
+/// I/O errors naming the folder or file that could not be read.
+pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let io = |source| DataError::Io {
+            path: folder.clone(),
+            source,
+        };
+        for entry in fs::read_dir(&folder).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type().map_err(|source| DataError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if kind.is_dir() {
+                pending.push(path);
+            } else if is_image_name(&path) && (kind.is_file() || path.is_file()) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
