@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
-use siamese_eval::{AnomalyOptions, detect_anomalies};
+use siamese_eval::{AnomalyOptions, detect_anomalies, score_images};
 
 use crate::eval::OpenRun;
 
@@ -16,6 +16,12 @@ pub(crate) struct AnomalyArgs {
     /// Novel classes [default: the run's data.exclude_classes].
     #[arg(long, value_delimiter = ',')]
     classes: Option<Vec<u32>>,
+    /// Score these image files instead: each one's novelty score and its percentile among
+    /// the test images' scores (the share scoring lower). Each is converted as training
+    /// converted its images (resized, made gray or colour to fit the tower). The training
+    /// images of the novel classes, if any, are left out as in the AUROC.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    image: Vec<PathBuf>,
     /// Skip the raw-pixel baseline.
     #[arg(long)]
     no_raw: bool,
@@ -31,6 +37,9 @@ pub(crate) fn run(args: AnomalyArgs) -> Result<()> {
         classes: args.classes,
         raw_baseline: !args.no_raw,
     };
+    if !args.image.is_empty() {
+        return score_files(&run, &args.image, &options);
+    }
     let report = detect_anomalies(&run.model, &run.config, &options)?;
     run.dir.write_anomaly(&report)?;
     let out = run.dir.anomaly_path();
@@ -64,5 +73,27 @@ pub(crate) fn run(args: AnomalyArgs) -> Result<()> {
     }
     println!("seconds              {:.1}", report.seconds);
     println!("written              {}", out.display());
+    Ok(())
+}
+
+/// `--image`: the novelty score and test percentile of each file.
+fn score_files(run: &OpenRun, paths: &[PathBuf], options: &AnomalyOptions) -> Result<()> {
+    let images = run
+        .model
+        .read_images(paths)
+        .context("reading the images to score")?;
+    let novelty = score_images(&run.model, &run.config, &images, options)?;
+    println!(
+        "score: mean distance to the {} nearest of {} training images; percentile: share of \
+         the {} test images scoring lower",
+        novelty.k, novelty.index_images, novelty.test_images
+    );
+    for ((path, score), percentile) in paths.iter().zip(&novelty.scores).zip(&novelty.percentiles) {
+        let percentile = percentile.map_or_else(|| "-".to_owned(), |p| format!("{p:.1}"));
+        println!(
+            "{}  score {score:.4}  percentile {percentile}",
+            path.display()
+        );
+    }
     Ok(())
 }

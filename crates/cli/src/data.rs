@@ -1,13 +1,21 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::Args;
+use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use siamese_data::download::{Chain, Downloader, Progress};
-use siamese_data::{Mnist, check_data_dir, missing_files};
+use siamese_data::{ImageCollection, Mnist, check_data_dir, missing_files, read_class_names};
+
+use crate::import::{self, ImportArgs};
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct DataArgs {
+    #[command(subcommand)]
+    command: Option<DataCommand>,
+    /// Data directory in the MNIST layout (as --data).
+    #[arg(value_name = "DIR", conflicts_with = "data")]
+    dir: Option<PathBuf>,
     /// Data directory in the MNIST layout [default: $SIAMESE_DATA_DIR or data/mnist].
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
@@ -16,15 +24,43 @@ pub(crate) struct DataArgs {
     offline: bool,
 }
 
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Convert your own images (a folder of class folders, a CSV manifest, or a folder
+    /// with images.npy and labels.npy) into an MNIST-layout directory: the four IDX files,
+    /// classes.txt, and train-origins.txt / t10k-origins.txt naming each image's file.
+    Import(ImportArgs),
+}
+
 pub(crate) fn run(args: DataArgs) -> Result<()> {
-    let dir =
-        siamese_data::resolve_data_dir(args.data, PathBuf::from(siamese_data::DEFAULT_DATA_DIR));
+    if let Some(DataCommand::Import(args)) = args.command {
+        return import::run(args);
+    }
+    let dir = siamese_data::resolve_data_dir(
+        args.dir.or(args.data),
+        PathBuf::from(siamese_data::DEFAULT_DATA_DIR),
+    );
     if !args.offline {
         ensure_data(&dir)?;
     }
     // Every error of loading names the directory or file concerned.
-    let mnist = Mnist::load(&dir)?;
+    check_data_dir(&dir)?;
+    let names = read_class_names(&dir)?;
+    let mnist = match &names {
+        // The class count from classes.txt, so a class without training images counts.
+        Some(_) => {
+            let c = ImageCollection::load_idx(&dir)?;
+            Mnist {
+                train: c.train,
+                test: c.test,
+            }
+        }
+        None => Mnist::load(&dir)?,
+    };
     println!("data directory: {}", dir.display());
+    if let Some(names) = &names {
+        println!("classes: {}", names.join(", "));
+    }
     for (name, ds) in [("train", &mnist.train), ("test", &mnist.test)] {
         println!(
             "{name:>5}: {} images of {:?} ({} values), {} classes",

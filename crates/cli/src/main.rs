@@ -1,4 +1,5 @@
-//! `siamese`: train a Siamese embedding network on MNIST-layout data and inspect the results.
+//! `siamese`: train a Siamese embedding network on MNIST-layout data or your own images, and
+//! use the results: search, embed and score image files against a trained run.
 //!
 //! This binary only wires the library crates together: argument parsing, data fetching,
 //! progress display and tables.
@@ -7,6 +8,7 @@ mod anomaly;
 mod data;
 mod embed;
 mod eval;
+mod import;
 mod interrupt;
 mod progress;
 mod report;
@@ -36,15 +38,26 @@ enum Command {
     /// one), ROC AUC, EER, k-NN accuracy, precision@1, R-precision, MAP@R, learned vs raw
     /// pixels; writes eval.json.
     Eval(eval::EvalArgs),
-    /// Write the embeddings of a split as .npy files and TensorBoard Projector TSV files.
+    /// Write the embeddings of a split as .npy files and TensorBoard Projector TSV files,
+    /// or of image files (--images a.png b.jpg, or a folder) as embeddings.npy and
+    /// paths.txt.
+    ///
+    /// Image files of another size or channel count than the tower's are converted as
+    /// training converted its images: resized (bilinear) and made gray or colour.
     Embed(embed::EmbedArgs),
-    /// The k nearest training images of test images or of images in an IDX file; writes
+    /// The k nearest training images of test images, of images in an IDX file, or of image
+    /// files (--image query.png), with their class names and source files; writes
     /// search.json.
+    ///
+    /// Image files of another size or channel count than the tower's are converted as
+    /// training converted its images.
     Search(search::SearchArgs),
     /// Novelty detection: AUROC of each test image's mean distance to its nearest training
     /// embeddings for held-out vs seen classes, learned vs raw pixels; writes anomaly.json.
+    /// With --image x.png: that image's score and its percentile among the test images.
     Anomaly(anomaly::AnomalyArgs),
-    /// Summarize a data directory: counts, shapes, class counts; fetch missing files.
+    /// Summarize a data directory (counts, shapes, class counts and names; fetch missing
+    /// MNIST files), or import your own images into one (`siamese data import`).
     Data(data::DataArgs),
     /// Pictures of a trained run: pairs.png, embedding-map.png, curves.png, distances.png,
     /// neighbours.png and report.md, written into the run directory.

@@ -4,9 +4,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
-use siamese_data::{Dataset, IdxArray};
-use siamese_eval::{INDEX_TOWER_KEY, Index, Neighbor, Split, build_index, load_split};
-use siamese_train::{Config, TrainedModel, write_json};
+use siamese_data::{Dataset, IdxArray, numbered_origins};
+use siamese_eval::{INDEX_TOWER_KEY, Index, Neighbor, build_index};
+use siamese_train::{SourceImages, TrainedModel, write_json};
 
 use crate::eval::OpenRun;
 
@@ -16,8 +16,18 @@ pub(crate) struct SearchArgs {
     run_dir: PathBuf,
     /// Test images to look up: an index (`42`), a range (`0..100`), `all`, or the path of
     /// an IDX image file (`u8`, any count).
-    #[arg(long, short)]
-    query: String,
+    #[arg(
+        long,
+        short,
+        required_unless_present = "image",
+        conflicts_with = "image"
+    )]
+    query: Option<String>,
+    /// Image files to look up (PNG, JPEG, BMP, GIF, TIFF, WebP). Each is converted as
+    /// training converted its images: another size is resized and colour made gray (or
+    /// gray made colour) to the tower's input.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    image: Vec<PathBuf>,
     /// Neighbours per query.
     #[arg(short, default_value_t = 10)]
     k: usize,
@@ -41,30 +51,72 @@ pub(crate) struct SearchArgs {
 
 /// The JSON output.
 #[derive(Serialize)]
-struct SearchResults<'a> {
+struct SearchResults {
     index_images: usize,
     k: usize,
     seconds: f64,
-    queries: Vec<QueryResult<'a>>,
+    queries: Vec<QueryResult>,
 }
 
 #[derive(Serialize)]
-struct QueryResult<'a> {
-    /// Test image index, or position in the query file.
+struct QueryResult {
+    /// Test image index, or position in the query file or among the `--image` files.
     query: usize,
     /// Known for test images only.
     label: Option<u32>,
-    neighbors: &'a [Neighbor],
+    /// The class name of `label`.
+    class: Option<String>,
+    /// Where the query came from: its file, or the row of an IDX file.
+    source: String,
+    neighbors: Vec<Hit>,
+}
+
+/// One neighbour, named.
+#[derive(Serialize)]
+struct Hit {
+    rank: usize,
+    /// Row of the training images.
+    index: u32,
+    label: u32,
+    class: String,
+    distance: f32,
+    /// Where that training image came from.
+    source: String,
+}
+
+/// The images to look up, with what is known of them.
+struct Queries {
+    images: Dataset,
+    /// Whether the labels are real (test images).
+    labelled: bool,
+    /// The number of the first query.
+    first: usize,
+    /// Where each came from.
+    sources: Vec<String>,
 }
 
 pub(crate) fn run(args: SearchArgs) -> Result<()> {
     let run = OpenRun::open(&args.run_dir, args.data)?;
+    // The images themselves are needed to name the neighbours' sources, even when the
+    // index is loaded; with a decode cache this is a read of one file.
+    let data = SourceImages::load(&run.config)?;
     let index_path = args.index.unwrap_or_else(|| run.dir.index_path());
-    let index = open_index(&index_path, &run.config, &run.model, args.rebuild)?;
+    let index = open_index(&index_path, &data.train, &run.model, args.rebuild)?;
 
-    let (queries, labelled, first) = load_queries(&args.query, &run.config, &run.model)?;
+    let queries = match &args.query {
+        Some(spec) => load_queries(spec, &data, &run.model)?,
+        None => Queries {
+            images: run
+                .model
+                .read_images(&args.image)
+                .context("reading the query images")?,
+            labelled: false,
+            first: 0,
+            sources: args.image.iter().map(|p| p.display().to_string()).collect(),
+        },
+    };
     let start = Instant::now();
-    let embedded = run.model.embed(&queries)?;
+    let embedded = run.model.embed(&queries.images)?;
     let hits = index.search(embedded.view(), args.k)?;
     let seconds = start.elapsed().as_secs_f64();
     eprintln!(
@@ -74,60 +126,105 @@ pub(crate) fn run(args: SearchArgs) -> Result<()> {
         hits.k()
     );
 
-    for (q, row) in hits.rows().enumerate().take(args.show) {
-        match labelled {
-            true => println!("query {} (label {})", first + q, queries.label(q)),
-            false => println!("query {}", first + q),
-        }
-        println!(
-            "  {:>4} {:>8} {:>6} {:>10}",
-            "rank", "train", "label", "distance"
-        );
-        for (rank, n) in row.iter().enumerate() {
-            println!(
-                "  {:>4} {:>8} {:>6} {:>10.4}",
-                rank + 1,
-                n.index,
-                n.label,
-                n.distance
-            );
-        }
+    let model = &run.model;
+    let results: Vec<QueryResult> = hits
+        .rows()
+        .enumerate()
+        .map(|(q, row)| {
+            let label = queries.labelled.then(|| queries.images.label(q));
+            QueryResult {
+                query: queries.first + q,
+                label,
+                class: label.map(|l| model.class_name(l)),
+                source: queries.sources.get(q).cloned().unwrap_or_default(),
+                neighbors: named(row, model, &data),
+            }
+        })
+        .collect();
+    let named = model.class_names().is_some();
+    for result in results.iter().take(args.show) {
+        print_table(result, named);
     }
-    if hits.len() > args.show {
-        println!("... {} more queries in the JSON", hits.len() - args.show);
+    if results.len() > args.show {
+        println!("... {} more queries in the JSON", results.len() - args.show);
     }
-    let results = SearchResults {
-        index_images: index.len(),
-        k: hits.k(),
-        seconds,
-        queries: hits
-            .rows()
-            .enumerate()
-            .map(|(q, neighbors)| QueryResult {
-                query: first + q,
-                label: labelled.then(|| queries.label(q)),
-                neighbors,
-            })
-            .collect(),
-    };
     let json = args.json.unwrap_or_else(|| run.dir.search_path());
-    write_json(&json, &results)?;
+    write_json(
+        &json,
+        &SearchResults {
+            index_images: index.len(),
+            k: hits.k(),
+            seconds,
+            queries: results,
+        },
+    )?;
     println!("written {}", json.display());
     Ok(())
 }
 
-/// Loads the saved index if it was built by this tower, else builds and saves it.
-fn open_index(path: &Path, config: &Config, model: &TrainedModel, rebuild: bool) -> Result<Index> {
+/// The neighbours of one query with their class names and sources.
+fn named(row: &[Neighbor], model: &TrainedModel, data: &SourceImages) -> Vec<Hit> {
+    row.iter()
+        .enumerate()
+        .map(|(rank, n)| Hit {
+            rank: rank + 1,
+            index: n.index,
+            label: n.label,
+            class: model.class_name(n.label),
+            distance: n.distance,
+            source: data.train_origin(n.index as usize).to_owned(),
+        })
+        .collect()
+}
+
+/// Prints one query's neighbours; `named` says whether the tower knows class names (else
+/// a class is its label, not worth saying twice).
+fn print_table(result: &QueryResult, named: bool) {
+    match (&result.label, &result.class) {
+        (Some(label), Some(class)) if named => println!(
+            "query {} (label {label}, {class}): {}",
+            result.query, result.source
+        ),
+        (Some(label), _) => println!("query {} (label {label}): {}", result.query, result.source),
+        _ => println!("query {}: {}", result.query, result.source),
+    }
+    let width = result
+        .neighbors
+        .iter()
+        .map(|h| h.class.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("class".len());
+    println!(
+        "  {:>4} {:>10} {:>8}  {:<width$}  source",
+        "rank", "distance", "train", "class"
+    );
+    for h in &result.neighbors {
+        println!(
+            "  {:>4} {:>10.4} {:>8}  {:<width$}  {}",
+            h.rank, h.distance, h.index, h.class, h.source
+        );
+    }
+}
+
+/// Loads the saved index if it was built by this tower from these images, else builds and
+/// saves it.
+fn open_index(path: &Path, train: &Dataset, model: &TrainedModel, rebuild: bool) -> Result<Index> {
     if path.exists() && !rebuild {
         let index = Index::load(path)?;
-        if index.metadata().get(INDEX_TOWER_KEY) == Some(&model.fingerprint()) {
+        let same_tower = index.metadata().get(INDEX_TOWER_KEY) == Some(&model.fingerprint());
+        // Another count means other training images (the data changed): its rows would
+        // name the wrong sources.
+        if same_tower && index.len() == train.len() {
             return Ok(index);
         }
-        eprintln!("{} was built by another tower: rebuilding", path.display());
+        eprintln!(
+            "{} was built by another tower or from other images: rebuilding",
+            path.display()
+        );
     }
     let start = Instant::now();
-    let train = load_split(config, Split::Train)?;
-    let index = build_index(model, &train)?;
+    let index = build_index(model, train)?;
     index.save(path)?;
     eprintln!(
         "indexed {} training images in {:.2} s: {}",
@@ -138,12 +235,8 @@ fn open_index(path: &Path, config: &Config, model: &TrainedModel, rebuild: bool)
     Ok(index)
 }
 
-/// The query images, whether their labels are known, and the number of the first one.
-fn load_queries(
-    spec: &str,
-    config: &Config,
-    model: &TrainedModel,
-) -> Result<(Dataset, bool, usize)> {
+/// The query images of `--query`: test images or the images of an IDX file.
+fn load_queries(spec: &str, data: &SourceImages, model: &TrainedModel) -> Result<Queries> {
     let range = if spec == "all" {
         Some(None)
     } else if let Some((a, b)) = spec.split_once("..") {
@@ -154,7 +247,7 @@ fn load_queries(
         None
     };
     if let Some(range) = range {
-        let test = load_split(config, Split::Test)?;
+        let test = &data.test;
         let (a, b) = range.unwrap_or((0, test.len()));
         if a >= b || b > test.len() {
             bail!(
@@ -163,13 +256,21 @@ fn load_queries(
             );
         }
         let indices: Vec<usize> = (a..b).collect();
-        return Ok((test.subset(&indices), true, a));
+        return Ok(Queries {
+            images: test.subset(&indices),
+            labelled: true,
+            first: a,
+            sources: (a..b).map(|i| data.test_origin(i).to_owned()).collect(),
+        });
     }
     let path = Path::new(spec);
     let idx = IdxArray::read(path).with_context(|| format!("query file {spec}"))?;
-    let (shape, data) = idx.into_parts();
-    let Some(pixels) = data.as_u8().map(<[u8]>::to_vec) else {
-        bail!("{spec}: expected u8 images, found {:?}", data.elem_type());
+    let (shape, idx_data) = idx.into_parts();
+    let Some(pixels) = idx_data.as_u8().map(<[u8]>::to_vec) else {
+        bail!(
+            "{spec}: expected u8 images, found {:?}",
+            idx_data.elem_type()
+        );
     };
     let count = shape.first().copied().unwrap_or(0);
     let image_len: usize = shape.iter().skip(1).product();
@@ -179,6 +280,10 @@ fn load_queries(
             model.image_len()
         );
     }
-    let data = Dataset::from_parts(pixels, vec![0; count], shape[1..].to_vec(), 1)?;
-    Ok((data, false, 0))
+    Ok(Queries {
+        images: Dataset::from_parts(pixels, vec![0; count], shape[1..].to_vec(), 1)?,
+        labelled: false,
+        first: 0,
+        sources: numbered_origins(path, count),
+    })
 }

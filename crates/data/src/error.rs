@@ -410,6 +410,21 @@ pub enum DataError {
         reason: String,
     },
 
+    /// An origins file (`train-origins.txt`, `t10k-origins.txt`) whose line count is not
+    /// the number of images it describes.
+    #[error(
+        "{path} has {found} lines but its split holds {expected} images; expected one line \
+         per image (the file belongs to other IDX files: remove or regenerate it)"
+    )]
+    OriginCount {
+        /// The origins file.
+        path: PathBuf,
+        /// Its number of lines.
+        found: usize,
+        /// The number of images.
+        expected: usize,
+    },
+
     /// An image collection (folders, manifest, `.npy`) that cannot be read as asked.
     #[cfg(feature = "sources")]
     #[error(transparent)]

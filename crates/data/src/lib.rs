@@ -65,6 +65,7 @@ mod error;
 mod idx;
 mod mnist;
 mod normalize;
+mod origins;
 pub mod pairs;
 mod sampler;
 #[cfg(feature = "sources")]
@@ -84,6 +85,7 @@ pub use mnist::{
     missing_files, resolve_data_dir, resolve_file,
 };
 pub use normalize::Normalizer;
+pub use origins::{TEST_ORIGINS, TRAIN_ORIGINS, idx_origins, numbered_origins, write_idx_origins};
 pub use pairs::{Pair, classic_pairs, epoch_seed, random_pairs};
 pub use sampler::ClassBalancedSampler;
 #[cfg(feature = "sources")]

@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use ndarray::Array2;
+use siamese_data::Dataset;
 use siamese_train::{AnomalyReport, ClassScore, Config, TrainedModel};
 
 use crate::baseline::pixel_features;
@@ -54,20 +55,7 @@ pub fn detect_anomalies(
                 .into(),
         });
     }
-    let train = load_split(config, Split::Train)?;
-    let known = train.num_classes();
-    if classes.iter().any(|&c| c as usize >= known) {
-        return Err(EvalError::Invalid {
-            what: "held-out classes",
-            value: format!("{classes:?}"),
-            expected: format!("classes of the data: 0 to {}", known.saturating_sub(1)),
-        });
-    }
-    let seen: Vec<usize> = (0..train.len())
-        .filter(|&i| !classes.contains(&train.label(i)))
-        .collect();
-    let gallery = train.subset(&seen);
-    drop(train);
+    let gallery = seen_gallery(config, &classes)?;
     let test = load_split(config, Split::Test)?;
     let novel: Vec<bool> = test.labels().iter().map(|l| classes.contains(l)).collect();
 
@@ -122,6 +110,83 @@ pub fn detect_anomalies(
         raw_auroc,
         per_class,
         seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The training images of the classes not in `held_out`: what a novelty score measures
+/// distance to.
+fn seen_gallery(config: &Config, held_out: &[u32]) -> Result<Dataset> {
+    let train = load_split(config, Split::Train)?;
+    let known = train.num_classes();
+    if held_out.iter().any(|&c| c as usize >= known) {
+        return Err(EvalError::Invalid {
+            what: "held-out classes",
+            value: format!("{held_out:?}"),
+            expected: format!("classes of the data: 0 to {}", known.saturating_sub(1)),
+        });
+    }
+    let seen: Vec<usize> = (0..train.len())
+        .filter(|&i| !held_out.contains(&train.label(i)))
+        .collect();
+    Ok(train.subset(&seen))
+}
+
+/// The novelty of some images, scored as [`detect_anomalies`] scores test images, and
+/// where each score falls among the test images' scores.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageNovelty {
+    /// Neighbours whose mean distance is the score.
+    pub k: usize,
+    /// Training images scored against (those of the seen classes).
+    pub index_images: usize,
+    /// Test images whose scores the percentiles are taken among.
+    pub test_images: usize,
+    /// Each image's novelty score: its mean distance to its `k` nearest training embeddings.
+    pub scores: Vec<f32>,
+    /// Each image's percentile: the share of test images (in percent) whose score is
+    /// lower; `None` when there are no test images.
+    pub percentiles: Vec<Option<f64>>,
+}
+
+/// Scores `images` (e.g. read by [`TrainedModel::read_images`]) for novelty: each image's
+/// mean distance to its `k` nearest training embeddings, the training images of the
+/// held-out classes (`options.classes`, else the config's `data.exclude_classes`, which
+/// may be none) left out as [`detect_anomalies`] leaves them out; and the percentile of
+/// each score among the test images' scores, computed the same way.
+///
+/// # Errors
+/// A held-out class the data does not have; the errors of loading and embedding.
+pub fn score_images(
+    model: &TrainedModel,
+    config: &Config,
+    images: &Dataset,
+    options: &AnomalyOptions,
+) -> Result<ImageNovelty> {
+    let held_out = options
+        .classes
+        .clone()
+        .unwrap_or_else(|| config.data.exclude_classes.clone());
+    let gallery = seen_gallery(config, &held_out)?;
+    let index = Index::new(model.embed(&gallery)?, gallery.labels().to_vec())?;
+    let score = |data: &Dataset| -> Result<Vec<f32>> {
+        let hits = index.search(model.embed(data)?.view(), options.k)?;
+        mean_knn_distance(&hits, hits.k().min(options.k))
+    };
+    let scores = score(images)?;
+    let test_scores = score(&load_split(config, Split::Test)?)?;
+    let percentiles = scores
+        .iter()
+        .map(|&s| {
+            let lower = test_scores.iter().filter(|&&t| t < s).count();
+            (!test_scores.is_empty()).then(|| 100.0 * lower as f64 / test_scores.len() as f64)
+        })
+        .collect();
+    Ok(ImageNovelty {
+        k: options.k,
+        index_images: gallery.len(),
+        test_images: test_scores.len(),
+        scores,
+        percentiles,
     })
 }
 

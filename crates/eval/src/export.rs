@@ -71,6 +71,51 @@ pub fn export_embeddings(
     Ok(files)
 }
 
+/// The files [`export_image_embeddings`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageEmbeddingFiles {
+    /// `embeddings.npy`: `float32 [n, dim]`.
+    pub embeddings_npy: PathBuf,
+    /// `paths.txt`: the image of each row, one per line.
+    pub paths_txt: PathBuf,
+}
+
+/// Writes the embeddings of image files into `dir` as `embeddings.npy` and, naming the
+/// image of each row, `paths.txt` (one per line; a line break inside a path becomes
+/// U+FFFD, so rows and lines stay one to one). Each file is written atomically.
+pub fn export_image_embeddings(
+    dir: &Path,
+    embeddings: &ndarray::Array2<f32>,
+    paths: &[String],
+) -> Result<ImageEmbeddingFiles> {
+    if embeddings.nrows() != paths.len() {
+        return Err(mismatch(
+            "paths for the embeddings",
+            embeddings.nrows(),
+            paths.len(),
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|source| FileError::io(dir, source))?;
+    let files = ImageEmbeddingFiles {
+        embeddings_npy: dir.join("embeddings.npy"),
+        paths_txt: dir.join("paths.txt"),
+    };
+    let mut text = String::new();
+    for path in paths {
+        text.extend(path.chars().map(|c| {
+            if matches!(c, '\n' | '\r') {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        }));
+        text.push('\n');
+    }
+    write_npy(&files.embeddings_npy, embeddings)?;
+    siamese_io::write_atomically(&files.paths_txt, text.as_bytes())?;
+    Ok(files)
+}
+
 /// The Projector's vectors file: tab-separated values, one row per line, no header.
 pub fn vectors_tsv(embeddings: &ndarray::Array2<f32>) -> String {
     let rows: Vec<_> = embeddings.outer_iter().collect();

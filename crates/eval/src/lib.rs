@@ -12,7 +12,7 @@
 //!   [`mean_knn_distance`] for novelty scores): pure functions with known-answer tests.
 //! - Whole runs: [`evaluate`] ([`siamese_train::EvalReport`], `eval.json`) and
 //!   [`detect_anomalies`] ([`siamese_train::AnomalyReport`], `anomaly.json`), each with the
-//!   raw-pixel baseline beside it.
+//!   raw-pixel baseline beside it; [`score_images`] scores image files the same way.
 //!
 //! # Example
 //!
@@ -45,11 +45,14 @@ mod index;
 mod metrics;
 mod split;
 
-pub use anomaly::{AnomalyOptions, detect_anomalies, novelty_scores};
+pub use anomaly::{AnomalyOptions, ImageNovelty, detect_anomalies, novelty_scores, score_images};
 pub use baseline::pixel_features;
 pub use error::{EvalError, Result};
 pub use evaluate::{EmbeddingFigures, EvalOptions, embedding_figures, evaluate};
-pub use export::{EmbeddingFiles, export_embeddings, metadata_tsv, vectors_tsv, write_npy};
+pub use export::{
+    EmbeddingFiles, ImageEmbeddingFiles, export_embeddings, export_image_embeddings, metadata_tsv,
+    vectors_tsv, write_npy,
+};
 pub use index::{INDEX_FORMAT_VERSION, Index, Neighbor, Neighbors};
 pub use metrics::{
     RetrievalMetrics, equal_error_rate, knn_accuracy, knn_predict, mean_knn_distance,

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use ndarray::Array2;
 use rayon::prelude::*;
-use siamese_data::{Dataset, Normalizer};
+use siamese_data::sources::read_images;
+use siamese_data::{Channels, Dataset, Normalizer};
 use siamese_io::FileError;
 use siamese_nn::{CsrBatch, Input, Tower};
 
@@ -224,6 +225,41 @@ impl TrainedModel {
     /// The image shape stored with the tower, if any (e.g. `[28, 28]`).
     pub fn image_shape(&self) -> Option<&[usize]> {
         self.image_shape.as_deref()
+    }
+
+    /// How an image file must be converted for this tower, from the stored image shape:
+    /// gray for `[H, W]` (or `[H, W, 1]`), RGB for `[H, W, 3]`, resized to `[H, W]`.
+    ///
+    /// # Errors
+    /// [`TrainError::Mismatch`] for a tower that stores no image shape, or one no image
+    /// file converts to.
+    pub fn input_format(&self) -> Result<(Channels, [usize; 2])> {
+        match self.image_shape() {
+            Some(&[h, w]) | Some(&[h, w, 1]) => Ok((Channels::Gray, [h, w])),
+            Some(&[h, w, 3]) => Ok((Channels::Rgb, [h, w])),
+            other => Err(TrainError::mismatch(
+                "the tower's image shape",
+                "[H, W] or [H, W, 3] to convert image files to",
+                other.map_or_else(|| "none recorded".to_owned(), |s| format!("{s:?}")),
+            )),
+        }
+    }
+
+    /// Reads image files as this tower's input, converted exactly as training converted its
+    /// images ([`siamese_data::sources::read_images`] to [`TrainedModel::input_format`]):
+    /// any size, gray or colour, becomes the tower's shape. The dataset's labels are all 0.
+    ///
+    /// # Errors
+    /// [`TrainError::Data`] naming the first file (in the order given) that cannot be
+    /// read or decoded; the errors of [`TrainedModel::input_format`].
+    pub fn read_images<P: AsRef<Path> + Sync>(&self, paths: &[P]) -> Result<Dataset> {
+        let (channels, size) = self.input_format()?;
+        let pixels = read_images(paths, channels, size)?;
+        let shape = match channels {
+            Channels::Gray => size.to_vec(),
+            Channels::Rgb => vec![size[0], size[1], 3],
+        };
+        Ok(Dataset::from_parts(pixels, vec![0; paths.len()], shape, 1)?)
     }
 
     /// The input normalization.

@@ -49,6 +49,7 @@ impl PreparedData {
             test,
             class_names,
             report,
+            ..
         } = SourceImages::load(config)?;
         let seed = config.training.seed;
         let (train, validation) = match config.data.validation {

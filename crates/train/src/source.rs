@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use siamese_data::{
     Channels, Dataset, ImageCollection, ImageSource, LoadOptions, LoadReport, Mnist, TestSplit,
-    epoch_seed, read_class_names,
+    epoch_seed, idx_origins, read_class_names,
 };
 
 use crate::config::{
@@ -25,6 +25,12 @@ pub struct SourceImages {
     pub train: Dataset,
     /// The test images.
     pub test: Dataset,
+    /// Where each training image came from, by row (in the order of `train`): a file's
+    /// path, `images.npy[i]`, or a row of an IDX file (`train-images-idx3-ubyte[i]`,
+    /// unless a `train-origins.txt` written by the importer names the files).
+    pub train_origins: Vec<String>,
+    /// Where each test image came from, as `train_origins`.
+    pub test_origins: Vec<String>,
     /// The name of each class, by label: folder names, manifest labels, or the lines of a
     /// `classes.txt` beside IDX files or arrays; `None` when nothing names them.
     pub class_names: Option<Vec<String>>,
@@ -41,35 +47,54 @@ impl SourceImages {
     /// The data's errors (each naming its file), and [`crate::TrainError::ConfigVsData`]
     /// for a limit beyond the data.
     pub fn load(config: &Config) -> Result<Self> {
-        let (mut train, mut test, class_names, report) = match source(config) {
+        let mut images = match source(config) {
             None => {
-                let Mnist { train, test } = Mnist::load(&config.data.dir)?;
-                let names = read_class_names(&config.data.dir)?;
-                (train, test, names, None)
+                let dir = &config.data.dir;
+                let Mnist { train, test } = Mnist::load(dir)?;
+                let (train_origins, test_origins) = idx_origins(dir, train.len(), test.len())?;
+                Self {
+                    train,
+                    test,
+                    train_origins,
+                    test_origins,
+                    class_names: read_class_names(dir)?,
+                    report: None,
+                }
             }
             Some(source) => {
                 let loaded = ImageCollection::load(&source, &load_options(config))?;
-                let ImageCollection {
-                    train,
-                    test,
-                    class_names,
-                } = loaded.collection;
-                (train, test, Some(class_names), Some(loaded.report))
+                let c = loaded.collection;
+                Self {
+                    train: c.train,
+                    test: c.test,
+                    train_origins: c.train_origins,
+                    test_origins: c.test_origins,
+                    class_names: Some(c.class_names),
+                    report: Some(loaded.report),
+                }
             }
         };
-        config.check_data_limits(&train, &test)?;
+        config.check_data_limits(&images.train, &images.test)?;
         if let Some(n) = config.data.train_limit {
-            train.truncate(n);
+            images.train.truncate(n);
+            images.train_origins.truncate(n);
         }
         if let Some(n) = config.data.test_limit {
-            test.truncate(n);
+            images.test.truncate(n);
+            images.test_origins.truncate(n);
         }
-        Ok(Self {
-            train,
-            test,
-            class_names,
-            report,
-        })
+        Ok(images)
+    }
+
+    /// The origin of training image `i` (a row of [`SourceImages::train`]), or `"?"` past
+    /// the end.
+    pub fn train_origin(&self, i: usize) -> &str {
+        self.train_origins.get(i).map_or("?", String::as_str)
+    }
+
+    /// The origin of test image `i`, as [`SourceImages::train_origin`].
+    pub fn test_origin(&self, i: usize) -> &str {
+        self.test_origins.get(i).map_or("?", String::as_str)
     }
 }
 

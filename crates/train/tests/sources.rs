@@ -52,17 +52,21 @@ fn config_for(source: DataSource, out: &Path) -> Config {
     config
 }
 
-/// The indices `range` in a folder's order: one of each class in turn, a class's files
-/// in name (= index) order.
+/// The indices `range` in a folder's order: a class's files in name (= index) order, each
+/// class spread evenly over the list (the k-th of n at (k + 0.5) / n, ties by class).
 fn folder_order(ds: &Dataset, range: std::ops::Range<usize>) -> Vec<usize> {
     let mut classes: Vec<Vec<usize>> = vec![Vec::new(); 10];
     for i in range {
         classes[ds.label(i) as usize].push(i);
     }
-    let longest = classes.iter().map(Vec::len).max().unwrap();
-    (0..longest)
-        .flat_map(|k| classes.iter().filter_map(move |c| c.get(k).copied()))
-        .collect()
+    let mut placed: Vec<(f64, usize, usize)> = Vec::new();
+    for (label, class) in classes.iter().enumerate() {
+        for (k, &i) in class.iter().enumerate() {
+            placed.push(((k as f64 + 0.5) / class.len() as f64, label, i));
+        }
+    }
+    placed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    placed.into_iter().map(|(_, _, i)| i).collect()
 }
 
 fn write_idx(ds: &Dataset, order: &[usize], images: &Path, labels: &Path) {

@@ -4,8 +4,11 @@
 //!
 //! Layout (integers little-endian): magic `SIAMBYOI`, format version `u32`,
 //! key (32 bytes), CRC-32 of the body (`u32`), body length `u64`, body.
-//! The body holds the class names, the image shape, each split's labels and
-//! pixels, and the report. Every count is checked against the bytes present
+//! The body holds the class names, the image shape, each split's origins,
+//! each split's labels and pixels, and the report. Origins are paths as the source
+//! was spelled, so the key holds that spelling too: the same folder named
+//! another way (relative, through a link) decodes afresh rather than naming its
+//! files by a path that may not resolve from here. Every count is checked against the bytes present
 //! before it is used, and the checksum catches a damaged file, so a cache is
 //! never trusted further than it checks out. (CRC-32 rather than SHA-256: it
 //! guards against accidents, not adversaries, and checks 55 MB in milliseconds.)
@@ -25,7 +28,8 @@ const MAGIC: &[u8; 8] = b"SIAMBYOI";
 
 /// Bumped whenever the layout or the conversion (decoders, filter, limits)
 /// changes, so that caches written before are rebuilt rather than misread.
-const FORMAT_VERSION: u32 = 2;
+/// Version 2 added the origins; 3 lists folders one image of each class in turn.
+const FORMAT_VERSION: u32 = 3;
 
 const HEADER_LEN: usize = 8 + 4 + 32 + 4 + 8;
 
@@ -62,6 +66,8 @@ impl KeyHasher {
 /// Where one source's cache lives.
 pub(crate) struct Slot {
     path: PathBuf,
+    /// The source as given, whose paths the origins are spelled with.
+    spelling: String,
 }
 
 impl Slot {
@@ -95,12 +101,14 @@ impl Slot {
             .collect::<String>();
         Ok(Slot {
             path: dir.join(format!("{}-{name}.cache", source.kind())),
+            spelling: format!("{source:?}"),
         })
     }
 
     /// The key of the source's current content: the options and every stamp.
     pub fn key(&self, options: &LoadOptions, stamps: &[Stamp]) -> [u8; 32] {
         let mut h = KeyHasher::new("siamese-data cache key");
+        h.bytes(self.spelling.as_bytes());
         h.options(options);
         h.u64(stamps.len() as u64);
         for s in stamps {
@@ -180,6 +188,12 @@ fn body(loaded: &Loaded) -> Vec<u8> {
     for &d in c.train.image_shape() {
         put_u64(&mut out, d);
     }
+    for origins in [&c.train_origins, &c.test_origins] {
+        put_u64(&mut out, origins.len());
+        for origin in origins {
+            put_str(&mut out, origin);
+        }
+    }
     put_dataset(&mut out, &c.train);
     put_dataset(&mut out, &c.test);
     for n in [r.ignored_files, r.ignored_dirs, r.skipped_count] {
@@ -237,6 +251,11 @@ impl Fields {
     fn string(&mut self) -> Parsed<String> {
         let n = self.count()?;
         String::from_utf8(self.take(n)?).map_err(|_| "a name is not UTF-8".to_owned())
+    }
+    /// One split's origins.
+    fn origins(&mut self) -> Parsed<Vec<String>> {
+        let n = self.bounded_count(8)?;
+        (0..n).map(|_| self.string()).collect()
     }
     fn dataset(&mut self, shape: &[usize], classes: usize) -> Parsed<Dataset> {
         let n = self.bounded_count(4)?;
@@ -298,8 +317,15 @@ fn parse(file: File, key: &[u8; 32]) -> Parsed<Loaded> {
         .collect::<Parsed<Vec<_>>>()?;
     let rank = f.bounded_count(8)?;
     let shape = (0..rank).map(|_| f.count()).collect::<Parsed<Vec<_>>>()?;
+    let train_origins = f.origins()?;
+    let test_origins = f.origins()?;
     let train = f.dataset(&shape, classes)?;
     let test = f.dataset(&shape, classes)?;
+    for (origins, ds) in [(&train_origins, &train), (&test_origins, &test)] {
+        if origins.len() != ds.len() {
+            return Err(format!("{} origins for {} images", origins.len(), ds.len()));
+        }
+    }
     let mut report = LoadReport {
         images: train.len() + test.len(),
         ignored_files: f.count()?,
@@ -330,6 +356,8 @@ fn parse(file: File, key: &[u8; 32]) -> Parsed<Loaded> {
             train,
             test,
             class_names,
+            train_origins,
+            test_origins,
         },
         report,
     })

@@ -14,7 +14,7 @@ use super::listing::Listing;
 use super::{Channels, ImageCollection, LoadOptions, Loaded, MAX_IMAGE_SIDE, OnBadImage};
 use super::{LoadReport, SourceError};
 use crate::dataset::Dataset;
-use crate::error::Result;
+use crate::error::{DataError, Result};
 
 /// The most bytes a decoder may allocate for one image. Far above any photo a
 /// camera takes (a 100-megapixel RGBA image is 400 MB, above it), yet a header
@@ -68,6 +68,72 @@ pub(crate) fn decode_file(
         .map_err(|_| "the image decoder panicked on this file".to_owned())?;
     let image = decoded.map_err(|e| e.to_string().trim_end().to_owned())?;
     Ok(convert(image, options))
+}
+
+/// Reads one image file and converts it exactly as [`ImageCollection::load`]
+/// converts a collection's images: the same decoders, limits, luma and filter, so
+/// a query image meets the tower in the form its training images had.
+///
+/// ```
+/// use siamese_data::sources::{Channels, read_image};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("dot.png");
+/// image::GrayImage::from_pixel(28, 28, image::Luma([9])).save(&path)?;
+/// assert_eq!(read_image(&path, Channels::Gray, [28, 28])?, vec![9; 784]);
+/// assert_eq!(read_image(&path, Channels::Rgb, [2, 3])?, vec![9; 2 * 3 * 3]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`DataError::MissingFile`] for a file that is not there;
+/// [`SourceError::BadImage`] naming the file when it cannot be read or decoded;
+/// [`SourceError::InvalidOptions`] for a size outside `1..=`[`MAX_IMAGE_SIDE`].
+pub fn read_image(path: &Path, channels: Channels, image_size: [usize; 2]) -> Result<Vec<u8>> {
+    read_images(&[path], channels, image_size)
+}
+
+/// [`read_image`] for many files, decoded in parallel: their pixels back to
+/// back, in the order given. The first file (in that order) that fails is the error.
+///
+/// # Errors
+/// As [`read_image`].
+pub fn read_images<P: AsRef<Path> + Sync>(
+    paths: &[P],
+    channels: Channels,
+    image_size: [usize; 2],
+) -> Result<Vec<u8>> {
+    let options = LoadOptions {
+        channels,
+        image_size,
+        ..LoadOptions::default()
+    };
+    options.validate()?;
+    let decoded: Vec<_> = paths
+        .par_iter()
+        .map(|p| decode_file(p.as_ref(), &options))
+        .collect();
+    let mut pixels =
+        Vec::with_capacity(paths.len() * options.image_shape().iter().product::<usize>());
+    for (path, result) in paths.iter().zip(decoded) {
+        let path = path.as_ref();
+        let image = result.map_err(|reason| -> DataError {
+            // A mistyped name deserves "not found" rather than a decoder's words.
+            if path.try_exists().is_ok_and(|e| !e) {
+                DataError::MissingFile {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                SourceError::BadImage {
+                    path: path.to_path_buf(),
+                    reason,
+                }
+                .into()
+            }
+        })?;
+        pixels.extend_from_slice(&image);
+    }
+    Ok(pixels)
 }
 
 /// The JPEG decoder fills a file cut off inside its image data with gray and
@@ -128,6 +194,7 @@ pub(crate) fn decode_listing(listing: Listing, options: &LoadOptions) -> Result<
                 let part = &mut parts[usize::from(entry.test)];
                 part.pixels.extend_from_slice(&pixels);
                 part.labels.push(entry.label);
+                part.origins.push(entry.path.to_string_lossy().into_owned());
             }
             Err(reason) if options.on_bad_image == OnBadImage::Skip => {
                 let reason = match entry.line {
@@ -164,11 +231,12 @@ pub(crate) fn decode_listing(listing: Listing, options: &LoadOptions) -> Result<
     )
 }
 
-/// The pixels and labels of one split, as they are gathered.
+/// The pixels, labels and origins of one split, as they are gathered.
 #[derive(Default)]
 pub(crate) struct Part {
     pub pixels: Vec<u8>,
     pub labels: Vec<u32>,
+    pub origins: Vec<String>,
 }
 
 /// Builds the collection from its gathered splits; an empty collection is an error.
@@ -190,6 +258,9 @@ pub(crate) fn finish(
     }
     let shape = options.image_shape();
     let n = class_names.len();
+    debug_assert_eq!(train.origins.len(), train.labels.len());
+    debug_assert_eq!(test.origins.len(), test.labels.len());
+    let (train_origins, test_origins) = (train.origins, test.origins);
     let train = Dataset::from_parts(train.pixels, train.labels, shape.clone(), n)?;
     let test = Dataset::from_parts(test.pixels, test.labels, shape, n)?;
     Ok(Loaded {
@@ -197,6 +268,8 @@ pub(crate) fn finish(
             train,
             test,
             class_names,
+            train_origins,
+            test_origins,
         },
         report,
     })

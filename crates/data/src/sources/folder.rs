@@ -203,37 +203,33 @@ pub(crate) fn list(root: &Path, options: &LoadOptions) -> Result<Listing> {
 
     let mut entries = Vec::new();
     for (test, classes) in splits {
-        let mut per_class: Vec<std::vec::IntoIter<Entry>> = Vec::new();
+        let mut split_entries: Vec<(f64, Entry)> = Vec::new();
         for (name, (_, images)) in classes {
             // ok: every name in `classes` went into `class_names`.
             let label = class_names.binary_search(&name).unwrap_or(0) as u32;
-            let class: Vec<Entry> = images
-                .into_iter()
-                .map(|file| {
-                    let rel = file.path.strip_prefix(root).unwrap_or(&file.path);
-                    let rel = rel.to_string_lossy().into_owned();
+            let count = images.len() as f64;
+            for (k, file) in images.into_iter().enumerate() {
+                let rel = file.path.strip_prefix(root).unwrap_or(&file.path);
+                let rel = rel.to_string_lossy().into_owned();
+                // Each class spread evenly over the whole list: listed class by class,
+                // the first N images (a `train_limit`) or the last ones (a validation
+                // holdout) would be one class; spread, every stretch holds each class in
+                // proportion.
+                let place = (k as f64 + 0.5) / count;
+                split_entries.push((
+                    place,
                     Entry {
                         stamp: Stamp::from_metadata(rel, &file.meta),
                         path: file.path,
                         label,
                         test,
                         line: None,
-                    }
-                })
-                .collect();
-            per_class.push(class.into_iter());
+                    },
+                ));
+            }
         }
-        // One image of each class in turn: listed class by class, the first N images
-        // (a `train_limit`) or the last ones (a validation holdout) would be one class.
-        while !per_class.is_empty() {
-            per_class.retain_mut(|class| match class.next() {
-                Some(entry) => {
-                    entries.push(entry);
-                    true
-                }
-                None => false,
-            });
-        }
+        split_entries.sort_by(|(a, x), (b, y)| a.total_cmp(b).then(x.label.cmp(&y.label)));
+        entries.extend(split_entries.into_iter().map(|(_, entry)| entry));
     }
     let mut listing = Listing {
         origin: root.to_path_buf(),
@@ -247,4 +243,41 @@ pub(crate) fn list(root: &Path, options: &LoadOptions) -> Result<Listing> {
         listing.split(options.test_split);
     }
     Ok(listing)
+}
+
+/// The image files under `dir`, recursively, sorted by path: what
+/// `siamese embed --images FOLDER` embeds. Images are recognised by extension as
+/// in class folders ([`ImageSource::Folder`](super::ImageSource::Folder));
+/// hidden files and folders are left out, and linked folders are not entered
+/// (a link back up the tree would never end), while linked files are listed.
+///
+/// # Errors
+/// I/O errors naming the folder or file that could not be read.
+pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        let io = |source| DataError::Io {
+            path: folder.clone(),
+            source,
+        };
+        for entry in fs::read_dir(&folder).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type().map_err(|source| DataError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if kind.is_dir() {
+                pending.push(path);
+            } else if is_image_name(&path) && (kind.is_file() || path.is_file()) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
 }

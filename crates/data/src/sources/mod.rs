@@ -5,9 +5,9 @@
 //!   layout): `root/<class name>/<image files>`, either under `root/train/` and
 //!   `root/test/` or as one tree split by [`TestSplit`]. PNG, JPEG, BMP, GIF
 //!   (first frame), TIFF and WebP, recognised by extension and decoded by content.
-//!   Class names are the folder names, sorted; the label is the index. Images
-//!   come one of each class in turn (files of a class in name order), so that the
-//!   first N, or the last N, hold every class, as MNIST's files do. Hidden
+//!   Class names are the folder names, sorted; the label is the index. Each
+//!   class is spread evenly over the list (files of a class in name order), so that
+//!   the first N, or the last N, hold every class in proportion, as MNIST's files do. Hidden
 //!   files, other files and folders nested below a class folder are ignored and
 //!   counted in the [`LoadReport`].
 //! - **CSV manifests** ([`ImageSource::Manifest`]): a header with `path` and
@@ -29,8 +29,13 @@
 //! it. With a [`LoadOptions::cache_dir`], the converted collection is kept in
 //! one file there and read back instead of decoding while no source file
 //! changed (see [`LoadReport::from_cache`]). [`ImageCollection::save_idx`]
-//! writes MNIST-layout IDX files plus `classes.txt`, which
-//! [`Mnist::load`](crate::Mnist::load) and [`ImageCollection::load_idx`] read.
+//! writes MNIST-layout IDX files plus `classes.txt` and the images' origins,
+//! which [`Mnist::load`](crate::Mnist::load) and [`ImageCollection::load_idx`] read.
+//!
+//! Every image keeps its origin (its file, or `images.npy[i]`) through the
+//! split and the cache ([`ImageCollection::train_origins`]), so whatever is
+//! found among the images can be named. [`read_image`] converts one more file
+//! exactly as a collection's images were, for queries against a trained tower.
 //!
 //! # Example
 //!
@@ -84,7 +89,9 @@ mod manifest;
 mod npy;
 mod split;
 
+pub use convert::{read_image, read_images};
 pub use error::SourceError;
+pub use folder::image_files;
 
 /// How many skipped images a [`LoadReport`] lists by name (all are counted).
 pub const MAX_REPORTED_SKIPS: usize = 10;
@@ -286,6 +293,12 @@ pub struct ImageCollection {
     pub test: Dataset,
     /// The name of each class, indexed by label.
     pub class_names: Vec<String>,
+    /// Where each training image came from, by row: its file's path as found (for a
+    /// folder, the root joined with the file's place in it; for a manifest, the CSV's
+    /// folder joined with its `path`), or `images.npy[i]` for row `i` of an array.
+    pub train_origins: Vec<String>,
+    /// Where each test image came from, as [`train_origins`](Self::train_origins).
+    pub test_origins: Vec<String>,
 }
 
 /// An image left out under [`OnBadImage::Skip`], and why.

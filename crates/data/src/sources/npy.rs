@@ -16,6 +16,7 @@ use crate::classes::{CLASSES_FILE, read_class_names};
 use crate::dataset::MAX_CLASSES;
 use crate::error::{DataError, Result};
 use crate::idx::read::open_error;
+use crate::origins::numbered_origins;
 
 /// The files of a NumPy source.
 pub(crate) struct NpyFiles<'a> {
@@ -280,14 +281,17 @@ pub(crate) fn load(files: &NpyFiles<'_>, options: &LoadOptions) -> Result<Loaded
     });
 
     let image_len: usize = options.image_shape().iter().product();
+    let train_origins = numbered_origins(images, train_labels.len());
     let (train, test) = match (test, files.test) {
         (Some((test_imgs, _)), Some((test_path, _))) => (
             Part {
                 pixels: convert_all(train_imgs, images, options)?,
                 labels: train_labels,
+                origins: train_origins,
             },
             Part {
                 pixels: convert_all(test_imgs, test_path, options)?,
+                origins: numbered_origins(test_path, test_labels.len()),
                 labels: test_labels,
             },
         ),
@@ -295,11 +299,12 @@ pub(crate) fn load(files: &NpyFiles<'_>, options: &LoadOptions) -> Result<Loaded
             let mask = split::test_mask(&train_labels, class_names.len(), options.test_split);
             let pixels = convert_all(train_imgs, images, options)?;
             let mut parts = [Part::default(), Part::default()];
-            for ((px, &label), test) in pixels.chunks_exact(image_len).zip(&train_labels).zip(mask)
-            {
+            let rows = pixels.chunks_exact(image_len).zip(&train_labels);
+            for (((px, &label), origin), test) in rows.zip(train_origins).zip(mask) {
                 let part = &mut parts[usize::from(test)];
                 part.pixels.extend_from_slice(px);
                 part.labels.push(label);
+                part.origins.push(origin);
             }
             let [train, test] = parts;
             (train, test)

@@ -154,20 +154,21 @@ pub fn expected_content(written: &[Written]) -> Vec<(u32, Vec<u8>)> {
     v
 }
 
-/// `written` in the order a folder lists it: files of a class in name order, and one
-/// image of each class (in sorted-name order) in turn.
+/// `written` in the order a folder lists it: files of a class in name order, each class
+/// spread evenly over the list (the k-th of n at (k + 0.5) / n, ties by class).
 pub fn folder_order(written: &[Written]) -> Vec<Written> {
     let mut sorted = written.to_vec();
     sorted.sort_by_key(|w| (label_of(w.digit), w.rel.clone()));
-    let mut classes: Vec<Vec<Written>> = Vec::new();
+    let mut placed: Vec<(f64, u32, Written)> = Vec::new();
     for w in sorted {
-        match classes.last_mut() {
-            Some(class) if label_of(class[0].digit) == label_of(w.digit) => class.push(w),
-            _ => classes.push(vec![w]),
-        }
+        let label = label_of(w.digit);
+        let count = written
+            .iter()
+            .filter(|x| label_of(x.digit) == label)
+            .count() as f64;
+        let k = placed.iter().filter(|(_, l, _)| *l == label).count() as f64;
+        placed.push(((k + 0.5) / count, label, w));
     }
-    let longest = classes.iter().map(Vec::len).max().unwrap_or(0);
-    (0..longest)
-        .flat_map(|i| classes.iter().filter_map(move |c| c.get(i).cloned()))
-        .collect()
+    placed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    placed.into_iter().map(|(_, _, w)| w).collect()
 }

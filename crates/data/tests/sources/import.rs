@@ -4,7 +4,8 @@ use std::fs;
 
 use siamese_data::sources::{Channels, ImageCollection, ImageSource, LoadOptions};
 use siamese_data::{
-    CLASSES_FILE, Compression, Mnist, TEST_IMAGES, TRAIN_IMAGES, read_class_names, resolve_file,
+    CLASSES_FILE, Compression, Mnist, TEST_IMAGES, TEST_ORIGINS, TRAIN_IMAGES, TRAIN_ORIGINS,
+    read_class_names, resolve_file,
 };
 
 use crate::fixtures::{self, Form, sorted_words};
@@ -37,8 +38,11 @@ fn gray_round_trip_through_mnist_load() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 5);
-    assert!(names.contains(&CLASSES_FILE.to_owned()));
+    // Four IDX files, the class names and both splits' origins.
+    assert_eq!(names.len(), 7);
+    for name in [CLASSES_FILE, TRAIN_ORIGINS, TEST_ORIGINS] {
+        assert!(names.contains(&name.to_owned()), "{names:?}");
+    }
 }
 
 #[test]

@@ -12,3 +12,4 @@ mod folder;
 mod import;
 mod manifest;
 mod npy;
+mod queries;
