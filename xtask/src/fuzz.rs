@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::{Failure, Result, cargo, describe, exit_code, status, workspace_root};
+use crate::{Failure, Result, cargo, describe, exit_code, run_to_success, workspace_root};
 
 /// Seconds each target runs when not told otherwise.
 const DEFAULT_SECONDS: u64 = 60;
@@ -169,15 +169,7 @@ fn write_seeds(fuzz_dir: &Path, seeds: &Path) -> Result {
         .arg(fuzz_dir.join("Cargo.toml"))
         .args(["--example", "seeds", "--"])
         .arg(seeds);
-    let ran = status(&mut cmd, shown)?;
-    if ran.success() {
-        Ok(())
-    } else {
-        Err(Failure {
-            message: format!("{shown} failed ({})", describe(ran)),
-            code: exit_code(ran),
-        })
-    }
+    run_to_success(&mut cmd, shown)
 }
 
 /// Runs one target for `seconds`, echoing libFuzzer's output and reading its figures.

@@ -260,7 +260,12 @@ fn siamese(subcommand: &str, args: &[OsString], required: Option<&str>) -> Resul
         )));
     }
     let shown = format!("{} {subcommand}", binary.display());
-    let ran = status(Command::new(&binary).arg(subcommand).args(args), &shown)?;
+    run_to_success(Command::new(&binary).arg(subcommand).args(args), &shown)
+}
+
+/// Runs `cmd`; a failure becomes this task's, with the child's exit code.
+fn run_to_success(cmd: &mut Command, shown: &str) -> Result {
+    let ran = status(cmd, shown)?;
     if ran.success() {
         Ok(())
     } else {

@@ -77,12 +77,12 @@ pub(crate) fn run(args: TrainArgs) -> Result<()> {
         run_dir,
     }) = &result
     {
-        let at = match step {
-            0 => format!("after epoch {epoch}"),
-            step => format!("at step {step} of epoch {epoch}"),
-        };
         return Err(crate::interrupt::Stopped {
-            what: format!("stopped {at} (checkpoint in {})", run_dir.display()),
+            what: format!(
+                "stopped {} (checkpoint in {})",
+                siamese_train::stop_point(*epoch, *step),
+                run_dir.display()
+            ),
             resume_command: resume_command(),
         }
         .into());

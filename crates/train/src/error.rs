@@ -192,7 +192,9 @@ pub enum TrainError {
     Internal(String),
 }
 
-fn stop_point(epoch: usize, step: usize) -> String {
+/// Where a stopped run stopped, as [`TrainError::Stopped`] says it: `after epoch 3` (at an
+/// epoch's end, `step` 0) or `at step 56 of epoch 3`.
+pub fn stop_point(epoch: usize, step: usize) -> String {
     if step == 0 {
         format!("after epoch {epoch}")
     } else {

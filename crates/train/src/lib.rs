@@ -54,7 +54,7 @@ pub use config::{
     Normalization, Objective, OnBadImage, OptimizerConfig, OutputConfig, Overrides, PairRecipe,
     TrainingConfig, TripletMining, Validation, resolve_threads,
 };
-pub use error::{Result, TrainError};
+pub use error::{Result, TrainError, stop_point};
 pub use model::{TrainedModel, pixel_density, uses_sparse_input};
 pub use observer::{Observer, RunInfo, Silent, StepProgress};
 pub use prepare::PreparedData;
