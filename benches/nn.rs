@@ -5,7 +5,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ndarray::Array2;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 use siamese_benches::{mnist_batch, random_matrix};
 use siamese_nn::{CsrBatch, Dense, Init, Input, Relu, Tower, TowerSpec};
 
@@ -99,6 +100,64 @@ fn bench_first_layer(c: &mut Criterion) {
     g.finish();
 }
 
+/// The dense products a trained parity step still runs (its forward passes and weight
+/// gradients go sparse), in the layouts `Dense` hands them over, with both kernels:
+/// matrixmultiply (ndarray's `general_mat_mul`, the trainer's kernel before) and
+/// `siamese_gemm::matmul` (the `gemm` crate, the trainer's kernel now).
+/// - `input_grad_256x128`: dx[256 × 256] = dz[256 × 128] · W₃ᵀ, W₃ rows padded to 144.
+/// - `live_input_grad_256x16`: dx[256 × 512] = dz[256 × 16] · W₂ᵀ over the ~16 of 256
+///   second-layer units that are active in a batch (`Dense::backward_live`).
+/// - `weight_grad_784x512`: gW[784 × 512] += xᵀ · dz, the dense first layer's weight gradient.
+fn bench_products(c: &mut Criterion) {
+    type Product = fn(ArrayView2<'_, f32>, ArrayView2<'_, f32>, f32, ArrayViewMut2<'_, f32>);
+    fn matrixmultiply(
+        a: ArrayView2<'_, f32>,
+        b: ArrayView2<'_, f32>,
+        beta: f32,
+        mut c: ArrayViewMut2<'_, f32>,
+    ) {
+        general_mat_mul(1.0, &a, &b, beta, &mut c);
+    }
+    fn gemm(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, beta: f32, c: ArrayViewMut2<'_, f32>) {
+        siamese_gemm::matmul(1.0, a, b, beta, c).unwrap();
+    }
+    let kernels: [(&str, Product); 2] = [("matrixmultiply", matrixmultiply), ("gemm", gemm)];
+    let mut g = c.benchmark_group("products");
+    g.sample_size(30).measurement_time(Duration::from_secs(2));
+    let dz = random_matrix(ROWS, 128, 6);
+    let w3 = random_matrix(256, 144, 7);
+    let w3 = ArrayView2::from_shape((256, 128).strides((144, 1)), w3.as_slice().unwrap()).unwrap();
+    let mut dx = Array2::<f32>::zeros((ROWS, 256));
+    let dz_live = random_matrix(ROWS, 16, 8);
+    let w_live = random_matrix(512, 16, 9);
+    let mut dx_live = Array2::<f32>::zeros((ROWS, 512));
+    let x = mnist_batch(ROWS);
+    let dz1 = random_matrix(ROWS, 512, 10);
+    let mut gw = Array2::<f32>::zeros((784, 528));
+    for (name, product) in kernels {
+        g.throughput(Throughput::Elements((2 * ROWS * 128 * 256) as u64));
+        g.bench_function(format!("input_grad_256x128/{name}"), |b| {
+            b.iter(|| product(dz.view(), w3.t(), 0.0, dx.view_mut()));
+        });
+        g.throughput(Throughput::Elements((2 * ROWS * 16 * 512) as u64));
+        g.bench_function(format!("live_input_grad_256x16/{name}"), |b| {
+            b.iter(|| product(dz_live.view(), w_live.t(), 0.0, dx_live.view_mut()));
+        });
+        g.throughput(Throughput::Elements((2 * ROWS * 784 * 512) as u64));
+        g.bench_function(format!("weight_grad_784x512/{name}"), |b| {
+            b.iter(|| {
+                let gw = ArrayViewMut2::from_shape(
+                    (784, 512).strides((528, 1)),
+                    gw.as_slice_mut().unwrap(),
+                )
+                .unwrap();
+                product(x.t(), dz1.view(), 1.0, gw);
+            });
+        });
+    }
+    g.finish();
+}
+
 fn bench_relu(c: &mut Criterion) {
     let mut g = c.benchmark_group("relu");
     let mut x = random_matrix(ROWS, 512, 4);
@@ -112,5 +171,11 @@ fn bench_relu(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_dense, bench_first_layer, bench_relu);
+criterion_group!(
+    benches,
+    bench_dense,
+    bench_products,
+    bench_first_layer,
+    bench_relu
+);
 criterion_main!(benches);

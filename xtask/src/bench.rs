@@ -1,7 +1,9 @@
 //! `cargo xtask bench`: the end-to-end speed measurement of the parity workload.
 //!
 //! Trains `configs/keras-parity.ron` with the release build, measures this machine's sgemm
-//! peak at the training shapes with the same kernel, and writes `target/bench/bench.json`.
+//! peak at the training shapes (the faster of matrixmultiply and the trainer's `gemm`
+//! kernel, see `benches/sgemm_peak.rs`) and writes `target/bench/bench.json`, with the CPU
+//! (model name, family, vector extensions detected at run time) the figures were taken on.
 //! With `--reference`, also runs the JAX (`JAX_SCAN=1`) and PyTorch references of
 //! `../shared/reference` when their virtualenvs exist, and puts their medians and the ratios
 //! beside ours.
@@ -80,7 +82,14 @@ pub(crate) fn bench(args: &[OsString]) -> Result {
     let sgemm: Value = serde_json::from_str(&sgemm)
         .map_err(|e| Failure::new(format!("sgemm-peak output: {e}")))?;
     let peak = sgemm["peak_gflops"].as_f64().unwrap_or(f64::NAN);
-    println!("xtask bench: sgemm peak at the training shapes, 2 threads: {peak:.1} GFLOP/s");
+    let kernel = sgemm["kernel"].as_str().unwrap_or("?").to_owned();
+    let cpu = sgemm["cpu"].clone();
+    println!(
+        "xtask bench: sgemm peak at the training shapes, 2 threads: {peak:.1} GFLOP/s ({kernel}) \
+         on {} (family {})",
+        cpu["model_name"].as_str().unwrap_or("unknown CPU"),
+        cpu["family"]
+    );
 
     let mut ours = Vec::new();
     let mut references: Vec<(String, Vec<f64>)> = Vec::new();
@@ -104,7 +113,9 @@ pub(crate) fn bench(args: &[OsString]) -> Result {
         "steady_epoch_seconds_per_run": ours.iter().map(|r| r.steady_epoch_seconds).collect::<Vec<_>>(),
         "pairs_per_second": 108_400.0 / steady,
         "gflops": GFLOP_PER_EPOCH / steady,
+        "cpu": cpu,
         "sgemm_peak_gflops": peak,
+        "sgemm_peak_kernel": kernel,
         "share_of_sgemm_peak": GFLOP_PER_EPOCH / steady / peak,
         "peak_rss_mb": last.peak_rss_mb,
         "test_accuracy": last.test_accuracy,

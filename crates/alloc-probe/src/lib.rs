@@ -39,7 +39,8 @@ pub fn largest_allocation(f: impl FnOnce()) -> usize {
     LARGEST.with(Cell::get)
 }
 
-// The one place in the workspace that needs `unsafe`: `GlobalAlloc` is an unsafe trait.
+// `unsafe` because `GlobalAlloc` is an unsafe trait (the workspace's other `unsafe` is the
+// one call into `gemm` in `siamese-gemm`).
 // SAFETY: delegates every call to `System` unchanged; only records sizes.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for PeakAlloc {

@@ -4,7 +4,6 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::path::Path;
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, Axis, Slice};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -222,7 +221,7 @@ impl Index {
         items
             .par_chunks_mut(QUERY_BLOCK * k)
             .enumerate()
-            .for_each_init(
+            .try_for_each_init(
                 || {
                     (
                         Array2::<f32>::zeros((QUERY_BLOCK, ITEM_BLOCK)),
@@ -248,7 +247,8 @@ impl Index {
                         let mut d = dots.view_mut();
                         d.slice_axis_inplace(Axis(0), Slice::from(..rows));
                         d.slice_axis_inplace(Axis(1), Slice::from(..cols));
-                        general_mat_mul(1.0, &qb, &items_block.t(), 0.0, &mut d);
+                        siamese_gemm::matmul(1.0, qb, items_block.t(), 0.0, d.view_mut())
+                            .map_err(|e| mismatch("search product", "m×k · k×n → m×n", e))?;
                         for (r, (dot_row, heap)) in d.outer_iter().zip(heaps.iter_mut()).enumerate()
                         {
                             let qi = q0 + r;
@@ -288,8 +288,9 @@ impl Index {
                         *heap = BinaryHeap::from(sorted);
                         heap.clear();
                     }
+                    Ok::<(), EvalError>(())
                 },
-            );
+            )?;
         Neighbors::from_flat(k, items)
     }
 

@@ -9,8 +9,8 @@
 
 use crate::error::{LossError, rows_len};
 use crate::kernels::{clamped_sqrt, squared_distance};
-use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
+use siamese_gemm::matmul;
 
 /// A loss over one batch of labelled embeddings, with its gradient.
 ///
@@ -214,7 +214,7 @@ pub(crate) fn fill_similarities(
 ) -> Result<(), LossError> {
     let e = matrix("embeddings (n × dim)", emb, n, dim)?;
     let mut s = matrix_mut("similarities (n × n)", sim, n, n)?;
-    general_mat_mul(1.0, &e, &e.t(), 0.0, &mut s);
+    matmul(1.0, e, e.t(), 0.0, s.view_mut())?;
     // The product need not be exactly symmetric; the losses assume it is.
     for i in 0..n {
         for j in i + 1..n {
@@ -301,7 +301,7 @@ pub(crate) fn distance_backward(
     let c = matrix("coefficients (n × n)", coef, n, n)?;
     let e = matrix("embeddings (n × dim)", emb, n, dim)?;
     let mut g = matrix_mut("grad (n × dim)", grad, n, dim)?;
-    general_mat_mul(-1.0, &c, &e, 0.0, &mut g);
+    matmul(-1.0, c, e, 0.0, g.view_mut())?;
     for ((mut g, ei), crow) in g.rows_mut().into_iter().zip(e.rows()).zip(c.rows()) {
         let total: f32 = crow.sum();
         g.scaled_add(total, &ei);
@@ -335,8 +335,8 @@ pub(crate) fn similarity_backward(
     // grad = C·E, one matrix product.
     let c = matrix("coefficients (n × n)", coef, n, n)?;
     let e = matrix("embeddings (n × dim)", emb, n, dim)?;
-    let mut g = matrix_mut("grad (n × dim)", grad, n, dim)?;
-    general_mat_mul(1.0, &c, &e, 0.0, &mut g);
+    let g = matrix_mut("grad (n × dim)", grad, n, dim)?;
+    matmul(1.0, c, e, 0.0, g)?;
     Ok(())
 }
 

@@ -44,9 +44,13 @@ pub enum LossError {
         /// The number of rows of the batch.
         n: usize,
     },
+    /// The operands of a matrix product do not fit. The losses check their slices first,
+    /// so this only reports a broken invariant instead of panicking.
+    Product(siamese_gemm::ShapeError),
 }
 
-// Hand-written rather than thiserror: this crate deliberately depends on std only.
+// Hand-written rather than thiserror: this crate deliberately depends only on what its
+// matrix products need (ndarray views and siamese-gemm).
 impl fmt::Display for LossError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -75,11 +79,25 @@ impl fmt::Display for LossError {
                 f,
                 "a batch of {n} rows is too large for its n × n scratch matrices"
             ),
+            Self::Product(e) => e.fmt(f),
         }
     }
 }
 
-impl std::error::Error for LossError {}
+impl std::error::Error for LossError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Product(e) => e.source(),
+            _ => None,
+        }
+    }
+}
+
+impl From<siamese_gemm::ShapeError> for LossError {
+    fn from(e: siamese_gemm::ShapeError) -> Self {
+        Self::Product(e)
+    }
+}
 
 pub(crate) fn check_len(
     what: &'static str,

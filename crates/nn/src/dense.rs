@@ -1,4 +1,5 @@
-use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder, Zip, linalg::general_mat_mul};
+use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder, Zip};
+use siamese_gemm::matmul;
 
 use crate::error::shape_error;
 use crate::kernels;
@@ -151,7 +152,7 @@ impl Dense {
     ) -> Result<()> {
         self.check_batch(x.nrows(), x.shape(), y.shape())?;
         let (w, b) = self.split(params, "parameter")?;
-        general_mat_mul(1.0, &x, &self.weight_view(w), 0.0, &mut y);
+        matmul(1.0, x, self.weight_view(w), 0.0, y.view_mut())?;
         kernels::add_bias_activate(contiguous_mut(&mut y, "layer output")?, b, self.relu);
         Ok(())
     }
@@ -259,19 +260,19 @@ impl Dense {
         let (gw, gb) = self.split_mut(grads)?;
         match x {
             LayerInput::Dense(x) => {
-                let mut gw = ArrayViewMut2::from_shape(
+                let gw = ArrayViewMut2::from_shape(
                     (self.input, self.output).strides((self.stride, 1)),
                     gw,
                 )
                 .expect("gradient slice length"); // ok: `split_mut` cut input*stride values
-                general_mat_mul(1.0, &x.t(), &dz, 1.0, &mut gw);
+                matmul(1.0, x.t(), dz, 1.0, gw)?;
             }
             LayerInput::Sparse(x) => self.sparse_weight_gradient(x, dz_slice, scratch, gw),
         }
         kernels::accumulate_column_sums(dz_slice, gb);
-        if let Some(mut dx) = dx {
+        if let Some(dx) = dx {
             let (w, _) = self.split(params, "parameter")?;
-            general_mat_mul(1.0, &dz, &self.weight_view(w).t(), 0.0, &mut dx);
+            matmul(1.0, dz, self.weight_view(w).t(), 0.0, dx)?;
         }
         Ok(())
     }
@@ -375,9 +376,9 @@ impl Dense {
         match x {
             LayerInput::Dense(x) => {
                 let dzv = ArrayView2::from_shape((rows, n), &dz_live[..]).expect("live gradient"); // ok: rows × n values
-                let mut g = ArrayViewMut2::from_shape((input, n), &mut gw_live[..])
+                let g = ArrayViewMut2::from_shape((input, n), &mut gw_live[..])
                     .expect("live weight gradient"); // ok: input × n values
-                general_mat_mul(1.0, &x.t(), &dzv, 0.0, &mut g);
+                matmul(1.0, x.t(), dzv, 0.0, g)?;
             }
             LayerInput::Sparse(x) => {
                 scratch.csc.build(x);
@@ -396,7 +397,7 @@ impl Dense {
                 dst[c as usize] += g;
             }
         }
-        if let Some(mut dx) = dx {
+        if let Some(dx) = dx {
             let (w, _) = self.split(params, "parameter")?;
             let w_live = &mut scratch.w_live;
             w_live.clear();
@@ -406,7 +407,7 @@ impl Dense {
             }
             let dzv = ArrayView2::from_shape((rows, n), &dz_live[..]).expect("live gradient"); // ok: rows × n values
             let wv = ArrayView2::from_shape((input, n), &w_live[..]).expect("live weights"); // ok: input × n values
-            general_mat_mul(1.0, &dzv, &wv.t(), 0.0, &mut dx);
+            matmul(1.0, dzv, wv.t(), 0.0, dx)?;
         }
         Ok(())
     }

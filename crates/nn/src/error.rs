@@ -36,6 +36,21 @@ pub enum NnError {
     File(#[from] siamese_io::FileError),
 }
 
+/// The layers check shapes before every product, so this conversion only turns what would
+/// be a broken invariant into an error instead of a panic.
+impl From<siamese_gemm::ShapeError> for NnError {
+    fn from(e: siamese_gemm::ShapeError) -> Self {
+        NnError::Shape {
+            what: "matrix product",
+            expected: "a m×k, b k×n and c m×n".into(),
+            found: format!(
+                "a {}×{}, b {}×{}, c {}×{}",
+                e.a.0, e.a.1, e.b.0, e.b.1, e.c.0, e.c.1
+            ),
+        }
+    }
+}
+
 /// The result type of this crate.
 pub type Result<T, E = NnError> = std::result::Result<T, E>;
 

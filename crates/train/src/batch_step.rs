@@ -187,9 +187,10 @@ impl BatchStepper {
         let (n, dim) = (self.labels.len(), self.dim);
         let rows = view(&self.normalized[..n * dim], n, dim)?;
         let gram = &mut self.gram[..n * n];
-        let mut gram_view = ndarray::ArrayViewMut2::from_shape((n, n), gram)
+        let gram_view = ndarray::ArrayViewMut2::from_shape((n, n), gram)
             .map_err(|e| TrainError::Internal(format!("gram buffer: {e}")))?;
-        ndarray::linalg::general_mat_mul(1.0, &rows, &rows.t(), 0.0, &mut gram_view);
+        siamese_gemm::matmul(1.0, rows, rows.t(), 0.0, gram_view)
+            .map_err(|e| TrainError::Internal(format!("gram product: {e}")))?;
         let squared_norms: Vec<f32> = (0..n).map(|i| gram[i * n + i]).collect();
         let mut hits = 0;
         for (i, dots) in gram.chunks_exact(n).enumerate() {
