@@ -102,7 +102,7 @@ impl Observer for TrainingProgress {
     fn step(&mut self, p: &StepProgress) {
         if let Some(bar) = &self.bar {
             bar.set_position(p.step as u64);
-            if p.step % 16 == 0 || p.step == p.steps {
+            if p.step.is_multiple_of(16) || p.step == p.steps {
                 bar.set_message(format!(
                     "loss {:.4} acc {:.2}% {:.0} pairs/s",
                     p.loss,

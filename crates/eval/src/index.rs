@@ -45,7 +45,7 @@ pub struct Neighbors {
 impl Neighbors {
     /// Results of `items.len() / k` queries, `k` each, nearest first.
     pub fn from_flat(k: usize, items: Vec<Neighbor>) -> Result<Self> {
-        if k == 0 || items.len() % k != 0 {
+        if k == 0 || !items.len().is_multiple_of(k) {
             return Err(mismatch(
                 "neighbour count",
                 format!("a multiple of k = {k} (k ≥ 1)"),
@@ -377,10 +377,10 @@ impl Ord for Candidate {
 fn push_bounded(heap: &mut BinaryHeap<Candidate>, k: usize, c: Candidate) {
     if heap.len() < k {
         heap.push(c);
-    } else if let Some(mut worst) = heap.peek_mut() {
-        if c < *worst {
-            *worst = c;
-        }
+    } else if let Some(mut worst) = heap.peek_mut()
+        && c < *worst
+    {
+        *worst = c;
     }
 }
 

@@ -39,7 +39,7 @@ pub struct Dense {
 /// own strip; the padding spreads the strip over all sets. Padding stays zero: its
 /// gradient is zero, so Adam never moves it.
 fn padded_stride(output: usize) -> usize {
-    if output >= 64 && output % 64 == 0 {
+    if output >= 64 && output.is_multiple_of(64) {
         output + 16
     } else {
         output

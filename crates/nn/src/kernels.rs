@@ -120,7 +120,7 @@ pub(crate) fn pack_strips(m: &[f32], rows: usize, blocks: usize, packed: &mut Ve
 
 /// Whether the tiled kernels serve a layer of this width.
 pub(crate) fn tiled_width(width: usize) -> bool {
-    width > 0 && width % BLOCK == 0
+    width > 0 && width.is_multiple_of(BLOCK)
 }
 
 /// `y[i, :] = bias + Σ_k v_ik · W[c_ik, :]` for every row `i` of a CSR batch; `w` is

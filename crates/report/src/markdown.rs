@@ -320,10 +320,8 @@ impl PairsByClass {
                     different.0 += usize::from(!predicted_same);
                     different.1 += 1;
                 }
-                if predicted_same {
-                    if let Some(confused) = judged.confused.get_mut(this as usize) {
-                        *confused.entry(other).or_default() += 1;
-                    }
+                if predicted_same && let Some(confused) = judged.confused.get_mut(this as usize) {
+                    *confused.entry(other).or_default() += 1;
                 }
             }
         }

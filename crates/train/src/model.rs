@@ -346,7 +346,7 @@ impl TrainedModel {
                 image_len,
             ));
         }
-        if pixels.len() % image_len != 0 {
+        if !pixels.len().is_multiple_of(image_len) {
             return Err(TrainError::mismatch(
                 "pixel buffer length",
                 format!("a multiple of {image_len}"),

@@ -101,14 +101,14 @@ pub(super) fn fetch(
         }
     }
     let received = bytes.len() as u64;
-    if let Some(expected) = total {
-        if received < expected {
-            return Err(FetchError::Truncated {
-                url: url.to_owned(),
-                expected,
-                received,
-            });
-        }
+    if let Some(expected) = total
+        && received < expected
+    {
+        return Err(FetchError::Truncated {
+            url: url.to_owned(),
+            expected,
+            received,
+        });
     }
 
     let gzipped = bytes.starts_with(&GZIP_MAGIC);

@@ -53,10 +53,10 @@ pub(crate) fn decode_file(
     let mut reader = ImageReader::new(Cursor::new(&bytes[..]))
         .with_guessed_format()
         .map_err(|e| e.to_string())?;
-    if reader.format().is_none() {
-        if let Ok(format) = ImageFormat::from_path(path) {
-            reader.set_format(format);
-        }
+    if reader.format().is_none()
+        && let Ok(format) = ImageFormat::from_path(path)
+    {
+        reader.set_format(format);
     }
     if reader.format() == Some(ImageFormat::Jpeg) {
         check_jpeg_end(&bytes)?;

@@ -99,7 +99,7 @@ impl Config {
                 // A quotient, not `2 * images_per_class`, which overflows (a panic where
                 // overflow is checked) when one class of 2^63 images fills the batch.
                 if images_per_class < 2
-                    || batch % images_per_class != 0
+                    || !batch.is_multiple_of(images_per_class)
                     || batch / images_per_class < 2
                 {
                     return Err(bad(
