@@ -6,7 +6,8 @@
 //! (model name, family, vector extensions detected at run time) the figures were taken on.
 //! With `--reference`, also runs the JAX (`JAX_SCAN=1`) and PyTorch references of
 //! `../shared/reference` when their virtualenvs exist, and puts their medians and the ratios
-//! beside ours.
+//! beside ours. `--data fashion` runs the same workload on Fashion-MNIST (ours and the
+//! references alike), where the sparse first layer has fewer zeros to skip.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -14,11 +15,15 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::{Failure, Result, cargo, describe, status, target_dir, workspace_root};
+use crate::quality::{DATASETS, Dataset, data_dir};
+use crate::{Failure, Result, cargo, describe, run_to_success, target_dir, workspace_root};
 
-/// Matrix-product FLOPs of one epoch of the parity workload, forward and backward, counted
-/// densely as the reference implementations count them.
+/// Matrix-product FLOPs of one epoch of the parity workload on MNIST (108,400 pairs),
+/// forward and backward, counted densely as the reference implementations count them.
 const GFLOP_PER_EPOCH: f64 = 561.22;
+
+/// Classic pairs in an MNIST epoch; other data sets scale [`GFLOP_PER_EPOCH`] by their count.
+const MNIST_PAIRS: f64 = 108_400.0;
 
 /// A reference implementation of `../shared/reference` that `--reference` runs.
 struct Reference {
@@ -54,6 +59,7 @@ const REFERENCES: [Reference; 2] = [
 pub(crate) fn bench(args: &[OsString]) -> Result {
     let mut reference = false;
     let mut runs = 1usize;
+    let mut dataset = &DATASETS[0];
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.to_str() {
@@ -65,10 +71,12 @@ pub(crate) fn bench(args: &[OsString]) -> Result {
                     .filter(|&n| n > 0)
                     .ok_or_else(|| Failure::usage("`--runs` takes a positive number"))?;
             }
+            Some("--data") => dataset = parse_dataset(iter.next())?,
             _ => return Err(Failure::usage(format!("`bench` does not take {arg:?}"))),
         }
     }
     let root = workspace_root()?;
+    let data = data_dir(&root, dataset)?;
     build(&root, &["-p", "siamese-cli", "-p", "siamese-benches"])?;
     let release = target_dir(&root)?.join("release");
     let out_dir = target_dir(&root)?.join("bench");
@@ -94,9 +102,9 @@ pub(crate) fn bench(args: &[OsString]) -> Result {
     let mut ours = Vec::new();
     let mut references: Vec<(String, Vec<f64>)> = Vec::new();
     for run in 1..=runs {
-        ours.push(run_ours(&root, &release, &out_dir, run)?);
+        ours.push(run_ours(&root, &release, &out_dir, &data, run)?);
         if reference {
-            for (name, median) in run_references(&root)? {
+            for (name, median) in run_references(&root, &data)? {
                 match references.iter_mut().find(|(n, _)| *n == name) {
                     Some((_, medians)) => medians.push(median),
                     None => references.push((name, vec![median])),
@@ -106,17 +114,22 @@ pub(crate) fn bench(args: &[OsString]) -> Result {
     }
     let steady = median(ours.iter().map(|r| r.steady_epoch_seconds).collect());
     let last = ours.last().ok_or_else(|| Failure::new("no run finished"))?;
+    let pairs = last.train_pairs;
+    let gflop_per_epoch = GFLOP_PER_EPOCH * pairs / MNIST_PAIRS;
     let mut report = json!({
         "workload": "configs/keras-parity.ron",
+        "data": dataset.title,
+        "data_dir": data,
         "runs": runs,
         "steady_epoch_seconds": steady,
         "steady_epoch_seconds_per_run": ours.iter().map(|r| r.steady_epoch_seconds).collect::<Vec<_>>(),
-        "pairs_per_second": 108_400.0 / steady,
-        "gflops": GFLOP_PER_EPOCH / steady,
+        "train_pairs": pairs,
+        "pairs_per_second": pairs / steady,
+        "gflops": gflop_per_epoch / steady,
         "cpu": cpu,
         "sgemm_peak_gflops": peak,
         "sgemm_peak_kernel": kernel,
-        "share_of_sgemm_peak": GFLOP_PER_EPOCH / steady / peak,
+        "share_of_sgemm_peak": gflop_per_epoch / steady / peak,
         "peak_rss_mb": last.peak_rss_mb,
         "test_accuracy": last.test_accuracy,
         "first_layer": last.first_layer,
@@ -144,6 +157,7 @@ struct OurRun {
     peak_rss_mb: Option<f64>,
     test_accuracy: f64,
     first_layer: String,
+    train_pairs: f64,
 }
 
 pub(crate) fn build(root: &Path, packages: &[&str]) -> Result {
@@ -151,15 +165,7 @@ pub(crate) fn build(root: &Path, packages: &[&str]) -> Result {
     cmd.args(["build", "--release", "--manifest-path"])
         .arg(root.join("Cargo.toml"))
         .args(packages);
-    let built = status(&mut cmd, "cargo build --release")?;
-    if built.success() {
-        Ok(())
-    } else {
-        Err(Failure::new(format!(
-            "cargo build --release failed ({})",
-            describe(built)
-        )))
-    }
+    run_to_success(&mut cmd, "cargo build --release")
 }
 
 /// Runs a command, returning its stdout; stderr passes through.
@@ -177,7 +183,25 @@ fn capture(cmd: &mut Command, shown: &str) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn run_ours(root: &Path, release: &Path, out_dir: &Path, run: usize) -> Result<OurRun> {
+/// The data set `--data` names.
+fn parse_dataset(name: Option<&OsString>) -> Result<&'static Dataset> {
+    let names = || DATASETS.map(|d| d.name).join(", ");
+    let name = name
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Failure::usage(format!("`--data` takes one of: {}", names())))?;
+    DATASETS
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| Failure::usage(format!("`--data` takes one of: {}; got {name:?}", names())))
+}
+
+fn run_ours(
+    root: &Path,
+    release: &Path,
+    out_dir: &Path,
+    data: &Path,
+    run: usize,
+) -> Result<OurRun> {
     let run_dir = out_dir.join(format!("keras-parity-{run}"));
     let config = root.join("configs").join("keras-parity.ron");
     let siamese = release.join("siamese");
@@ -193,6 +217,8 @@ fn run_ours(root: &Path, release: &Path, out_dir: &Path, run: usize) -> Result<O
         .arg(&config)
         .arg("--out")
         .arg(&run_dir)
+        .arg("--data")
+        .arg(data)
         .arg("--threads")
         .arg("2");
     println!("xtask bench: run {run}: training {}", config.display());
@@ -237,11 +263,12 @@ fn run_ours(root: &Path, release: &Path, out_dir: &Path, run: usize) -> Result<O
         peak_rss_mb,
         test_accuracy: summary["test_accuracy"].as_f64().unwrap_or(f64::NAN),
         first_layer: summary["first_layer"].as_str().unwrap_or("?").to_owned(),
+        train_pairs: summary["train_pairs"].as_f64().unwrap_or(MNIST_PAIRS),
     })
 }
 
 /// Runs each reference whose virtualenv exists; returns (name, median steady epoch).
-fn run_references(root: &Path) -> Result<Vec<(String, f64)>> {
+fn run_references(root: &Path, data: &Path) -> Result<Vec<(String, f64)>> {
     let dir = root.join("..").join("shared").join("reference");
     let mut results = Vec::new();
     for Reference {
@@ -266,7 +293,8 @@ fn run_references(root: &Path) -> Result<Vec<(String, f64)>> {
         }
         println!("xtask bench: running the {name} reference ({script})");
         let mut cmd = Command::new(&python);
-        cmd.arg(script).current_dir(&dir);
+        // The references read `MNIST_DIR` (else `../data/mnist`), whatever the data set.
+        cmd.arg(script).current_dir(&dir).env("MNIST_DIR", data);
         if let Some((key, value)) = extra {
             cmd.env(key, value);
         }

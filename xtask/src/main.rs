@@ -42,12 +42,14 @@ TASKS:
                         pictures and report.md in the run directory.
     data [..]           Build the release CLI and run `siamese data [..]`,
                         e.g. `cargo xtask data --offline --data /path/to/mnist`.
-    bench [--reference] [--runs N]
+    bench [--reference] [--runs N] [--data mnist|fashion]
                         Train configs/keras-parity.ron in release, measure the sgemm peak at
                         the training shapes, write target/bench/bench.json (steady epoch =
                         median of epochs 2-5, GFLOP/s, peak RSS, test accuracy). --reference
                         also runs the JAX and PyTorch references of ../shared/reference when
-                        their virtualenvs exist; --runs repeats everything back to back.
+                        their virtualenvs exist; --runs repeats everything back to back;
+                        --data picks the data set (default mnist; directories as for
+                        `quality`).
     quality [--configs A,B] [--datasets mnist,fashion] [--novelty [--novelty-config NAME]]
             [--threads N] [--out DIR]
                         Train each shipped config (default: configs/*.ron but smoke,

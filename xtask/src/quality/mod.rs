@@ -25,7 +25,8 @@ mod options;
 
 use machine::{cpu, git_commit, now_utc};
 use markdown::{fixed4, markdown, percent, seconds};
-use options::{data_dir, default_configs, named_config, parse};
+pub(crate) use options::data_dir;
+use options::{default_configs, named_config, parse};
 
 /// Configs that `configs/*.ron` holds but the default selection leaves out: `smoke` is a
 /// seconds-long test, `keras-parity` a speed workload with the recipe of `tutorial`, and
@@ -80,19 +81,19 @@ const RAW_FIELDS: [&str; 4] = [
     "raw_map_at_r",
 ];
 
-/// A data set in the MNIST layout that `--datasets` can name.
-struct Dataset {
+/// A data set in the MNIST layout that `--datasets` (and `bench --data`) can name.
+pub(crate) struct Dataset {
     /// Name on the command line and in run-directory names.
-    name: &'static str,
+    pub(crate) name: &'static str,
     /// Name in the tables.
-    title: &'static str,
+    pub(crate) title: &'static str,
     /// Default directory, relative to the workspace root.
     default_dir: &'static str,
     /// Environment variable that overrides the directory.
     env: &'static str,
 }
 
-const DATASETS: [Dataset; 2] = [
+pub(crate) const DATASETS: [Dataset; 2] = [
     Dataset {
         name: "mnist",
         title: "MNIST",

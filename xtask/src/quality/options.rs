@@ -120,7 +120,7 @@ pub(super) fn default_configs(root: &Path) -> Result<Vec<(String, PathBuf)>> {
 
 /// The data set's directory: its environment variable, else the default beside the
 /// workspace. It must hold the four IDX files, since the runs are `--offline`.
-pub(super) fn data_dir(root: &Path, dataset: &Dataset) -> Result<PathBuf> {
+pub(crate) fn data_dir(root: &Path, dataset: &Dataset) -> Result<PathBuf> {
     let (dir, from) = match env::var_os(dataset.env).filter(|v| !v.is_empty()) {
         Some(dir) => (absolute(Path::new(&dir))?, format!("${}", dataset.env)),
         None => (
