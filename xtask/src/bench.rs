@@ -57,6 +57,9 @@ const REFERENCES: [Reference; 2] = [
 ];
 
 pub(crate) fn bench(args: &[OsString]) -> Result {
+    if args.iter().any(|a| a == "--sweep") {
+        return crate::sweep::sweep(args);
+    }
     let mut reference = false;
     let mut runs = 1usize;
     let mut dataset = &DATASETS[0];
@@ -152,12 +155,20 @@ pub(crate) fn bench(args: &[OsString]) -> Result {
     Ok(())
 }
 
-struct OurRun {
-    steady_epoch_seconds: f64,
-    peak_rss_mb: Option<f64>,
-    test_accuracy: f64,
-    first_layer: String,
-    train_pairs: f64,
+/// What one training run of ours measured.
+pub(crate) struct OurRun {
+    /// Training seconds of each epoch, from metrics.jsonl.
+    pub(crate) epoch_seconds: Vec<f64>,
+    /// The median of epochs 2 and later.
+    pub(crate) steady_epoch_seconds: f64,
+    /// Peak resident memory (`/usr/bin/time -v`), when GNU time is installed.
+    pub(crate) peak_rss_mb: Option<f64>,
+    /// Test pair accuracy at the default threshold, from summary.json.
+    pub(crate) test_accuracy: f64,
+    /// The first layer's arithmetic the run chose, from summary.json.
+    pub(crate) first_layer: String,
+    /// Training pairs per epoch, from summary.json.
+    pub(crate) train_pairs: f64,
 }
 
 pub(crate) fn build(root: &Path, packages: &[&str]) -> Result {
@@ -169,7 +180,7 @@ pub(crate) fn build(root: &Path, packages: &[&str]) -> Result {
 }
 
 /// Runs a command, returning its stdout; stderr passes through.
-fn capture(cmd: &mut Command, shown: &str) -> Result<String> {
+pub(crate) fn capture(cmd: &mut Command, shown: &str) -> Result<String> {
     let out = cmd
         .stderr(Stdio::inherit())
         .output()
@@ -204,6 +215,24 @@ fn run_ours(
 ) -> Result<OurRun> {
     let run_dir = out_dir.join(format!("keras-parity-{run}"));
     let config = root.join("configs").join("keras-parity.ron");
+    println!("xtask bench: run {run}: training {}", config.display());
+    train_measured(
+        release,
+        &config,
+        &run_dir,
+        &["--data".into(), data.as_os_str().to_owned()],
+    )
+}
+
+/// Trains `config` into `run_dir` with the release `siamese` (2 threads, under
+/// `/usr/bin/time -v` when it exists, `extra` arguments appended) and reads back what the
+/// run measured.
+pub(crate) fn train_measured(
+    release: &Path,
+    config: &Path,
+    run_dir: &Path,
+    extra: &[OsString],
+) -> Result<OurRun> {
     let siamese = release.join("siamese");
     let gnu_time = Path::new("/usr/bin/time");
     let mut cmd = if gnu_time.is_file() {
@@ -214,14 +243,12 @@ fn run_ours(
         Command::new(&siamese)
     };
     cmd.arg("train")
-        .arg(&config)
+        .arg(config)
         .arg("--out")
-        .arg(&run_dir)
-        .arg("--data")
-        .arg(data)
+        .arg(run_dir)
         .arg("--threads")
-        .arg("2");
-    println!("xtask bench: run {run}: training {}", config.display());
+        .arg("2")
+        .args(extra);
     let out = cmd
         .stdout(Stdio::inherit())
         .stderr(Stdio::piped())
@@ -260,6 +287,7 @@ fn run_ours(
         .map_err(|e| Failure::new(format!("summary.json: {e}")))?;
     Ok(OurRun {
         steady_epoch_seconds: steady_median(&seconds),
+        epoch_seconds: seconds,
         peak_rss_mb,
         test_accuracy: summary["test_accuracy"].as_f64().unwrap_or(f64::NAN),
         first_layer: summary["first_layer"].as_str().unwrap_or("?").to_owned(),
@@ -279,10 +307,7 @@ fn run_references(root: &Path, data: &Path) -> Result<Vec<(String, f64)>> {
         env: extra,
     } in REFERENCES
     {
-        let venv = std::env::var_os(venv_var)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| std::env::temp_dir().join(default_venv));
-        let python = venv.join("bin").join("python");
+        let python = venv_python(venv_var, default_venv);
         if !python.is_file() {
             println!(
                 "xtask bench: skipping {name}: no {} (run `source {}/setup.sh`)",
@@ -300,15 +325,7 @@ fn run_references(root: &Path, data: &Path) -> Result<Vec<(String, f64)>> {
         }
         let out = capture(&mut cmd, &format!("{} {script}", python.display()))?;
         print!("{out}");
-        // Lines like `epoch 2: time 3.49s  train_loss ...`.
-        let seconds: Vec<f64> = out
-            .lines()
-            .filter_map(|l| {
-                let rest = l.strip_prefix("epoch ")?;
-                let time = rest.split("time ").nth(1)?;
-                time.split('s').next()?.trim().parse().ok()
-            })
-            .collect();
+        let seconds = reference_epoch_seconds(&out);
         if seconds.is_empty() {
             return Err(Failure::new(format!(
                 "no epoch times in the output of {script}"
@@ -319,12 +336,33 @@ fn run_references(root: &Path, data: &Path) -> Result<Vec<(String, f64)>> {
     Ok(results)
 }
 
-fn read(path: &Path) -> Result<String> {
+/// The Python of the virtualenv named by `venv_var`, else of `<temp dir>/<default_venv>`.
+pub(crate) fn venv_python(venv_var: &str, default_venv: &str) -> PathBuf {
+    std::env::var_os(venv_var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join(default_venv))
+        .join("bin")
+        .join("python")
+}
+
+/// The epoch seconds a reference script prints, from lines like
+/// `epoch 2: time 3.49s  train_loss ...`.
+pub(crate) fn reference_epoch_seconds(out: &str) -> Vec<f64> {
+    out.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("epoch ")?;
+            let time = rest.split("time ").nth(1)?;
+            time.split('s').next()?.trim().parse().ok()
+        })
+        .collect()
+}
+
+pub(crate) fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Failure::new(format!("{}: {e}", path.display())))
 }
 
 /// The median of epochs 2 and later (the first includes warm-up), or of all if only one.
-fn steady_median(seconds: &[f64]) -> f64 {
+pub(crate) fn steady_median(seconds: &[f64]) -> f64 {
     let steady = if seconds.len() > 1 {
         &seconds[1..]
     } else {

@@ -12,6 +12,7 @@
 mod bench;
 mod fuzz;
 mod quality;
+mod sweep;
 
 use std::env;
 use std::ffi::OsString;
@@ -50,6 +51,16 @@ TASKS:
                         their virtualenvs exist; --runs repeats everything back to back;
                         --data picks the data set (default mnist; directories as for
                         `quality`).
+    bench --sweep [--reference] [--epochs N] [--towers 512x256,..] [--batches 128,..]
+                  [--lock FILE]
+                        How cost grows with the work: trains the parity workload for N
+                        (default 2) epochs at hidden layers [512, 256], [1024, 512] and
+                        [2048, 1024], batch 128 and 512, first layer sparse and dense, and
+                        writes target/bench/sweep.json and sweep.md (steady epoch seconds,
+                        dense-equivalent GFLOP/s; also printed). --reference runs
+                        benches/reference/jax_sweep.py (JAX, lax.scan epoch) on each tower and
+                        batch; --lock FILE holds an exclusive flock on FILE during each timed
+                        run and releases it in between.
     quality [--configs A,B] [--datasets mnist,fashion] [--novelty [--novelty-config NAME]]
             [--threads N] [--out DIR]
                         Train each shipped config (default: configs/*.ron but smoke,

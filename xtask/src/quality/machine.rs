@@ -3,7 +3,7 @@
 use super::*;
 
 /// The short commit of HEAD, when this is a git checkout and git is installed.
-pub(super) fn git_commit(root: &Path) -> Option<String> {
+pub(crate) fn git_commit(root: &Path) -> Option<String> {
     let out = Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .current_dir(root)
@@ -14,7 +14,7 @@ pub(super) fn git_commit(root: &Path) -> Option<String> {
 }
 
 /// The CPU's model name and family from /proc/cpuinfo (the first core's); nulls elsewhere.
-pub(super) fn cpu() -> Value {
+pub(crate) fn cpu() -> Value {
     let info = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let field = |key: &str| {
         info.lines().find_map(|line| {
@@ -31,7 +31,7 @@ pub(super) fn cpu() -> Value {
 }
 
 /// Now as an ISO 8601 UTC date-time and as seconds since the Unix epoch.
-pub(super) fn now_utc() -> (String, u64) {
+pub(crate) fn now_utc() -> (String, u64) {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

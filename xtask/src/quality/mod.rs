@@ -23,7 +23,7 @@ mod machine;
 mod markdown;
 mod options;
 
-use machine::{cpu, git_commit, now_utc};
+pub(crate) use machine::{cpu, git_commit, now_utc};
 use markdown::{fixed4, markdown, percent, seconds};
 pub(crate) use options::data_dir;
 use options::{default_configs, named_config, parse};
