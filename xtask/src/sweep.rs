@@ -181,7 +181,7 @@ pub(crate) fn sweep(args: &[OsString]) -> Result {
     let jax_script = root.join("benches").join("reference").join("jax_sweep.py");
     // Checked before the build and the first (long) run.
     for tower in &options.towers {
-        config_text(&parity, tower, FIRST_LAYERS[0])?;
+        config_text(&parity, tower, FIRST_LAYERS[0], shard_pairs(128))?;
     }
     build(&root, &["-p", "siamese-cli"])?;
     let release = target_dir(&root)?.join("release");
@@ -201,7 +201,10 @@ pub(crate) fn sweep(args: &[OsString]) -> Result {
                 let key = first_layer.to_lowercase();
                 let run_dir = runs_dir.join(format!("{name}-{key}"));
                 let config = runs_dir.join(format!("{name}-{key}.ron"));
-                write(&config, &config_text(&parity, tower, first_layer)?)?;
+                write(
+                    &config,
+                    &config_text(&parity, tower, first_layer, shard_pairs(batch))?,
+                )?;
                 if run_dir.exists() {
                     fs::remove_dir_all(&run_dir)
                         .map_err(|e| Failure::new(format!("{}: {e}", run_dir.display())))?;
@@ -267,6 +270,7 @@ pub(crate) fn sweep(args: &[OsString]) -> Result {
                 "hidden": tower,
                 "embedding": EMBEDDING,
                 "batch_size": batch,
+                "shard_pairs": shard_pairs(batch),
                 "gflop_per_epoch": gflop,
                 "ours": ours,
                 "jax_scan": jax_record,
@@ -313,9 +317,26 @@ pub(crate) fn sweep(args: &[OsString]) -> Result {
     Ok(())
 }
 
-/// The parity config with `model.hidden` and `training.first_layer` replaced; an error if
-/// the parity config no longer reads the way this expects.
-fn config_text(parity: &str, hidden: &[usize], first_layer: &str) -> Result<String> {
+/// Threads of every timed run (`train_measured` passes `--threads 2`).
+const THREADS: usize = 2;
+
+/// Pairs per shard for `batch`: one shard per thread, as a user tunes `training.shard_pairs`
+/// for a machine. Every shard fills and zeroes a full-size gradient buffer that Adam sums,
+/// so the default 64 costs batch 512 eight buffers per step on 2 cores (at [2048, 1024], 124
+/// MB against a 32 MB L3). At batch 128 this is the default, 64.
+fn shard_pairs(batch: usize) -> usize {
+    batch.div_ceil(THREADS).max(1)
+}
+
+/// The parity config with `model.hidden`, `training.first_layer` and
+/// `training.shard_pairs` replaced; an error if the parity config no longer reads the way
+/// this expects.
+fn config_text(
+    parity: &str,
+    hidden: &[usize],
+    first_layer: &str,
+    shard_pairs: usize,
+) -> Result<String> {
     let replace = |text: &str, from: &str, to: &str| -> Result<String> {
         if text.matches(from).count() == 1 {
             Ok(text.replacen(from, to, 1))
@@ -339,7 +360,9 @@ fn config_text(parity: &str, hidden: &[usize], first_layer: &str) -> Result<Stri
     replace(
         &text,
         "training: (",
-        &format!("training: (\n        first_layer: {first_layer},"),
+        &format!(
+            "training: (\n        first_layer: {first_layer},\n        shard_pairs: {shard_pairs},"
+        ),
     )
 }
 
@@ -502,20 +525,21 @@ mod tests {
     #[test]
     fn configs_replace_the_tower_and_first_layer() {
         let parity = "model: (\n    hidden: [512, 256],\n),\ntraining: (\n    epochs: 5,\n),";
-        let text = config_text(parity, &[2048, 1024], "Dense").unwrap();
+        let text = config_text(parity, &[2048, 1024], "Dense", 256).unwrap();
         assert!(text.contains("hidden: [2048, 1024],"), "{text}");
         assert!(
-            text.contains("training: (\n        first_layer: Dense,"),
+            text.contains("training: (\n        first_layer: Dense,\n        shard_pairs: 256,"),
             "{text}"
         );
-        assert!(config_text("model: ()", &[1], "Dense").is_err());
+        assert!(config_text("model: ()", &[1], "Dense", 64).is_err());
+        assert_eq!((shard_pairs(128), shard_pairs(512)), (64, 256));
     }
 
     #[test]
     fn the_real_parity_config_still_reads_as_expected() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let parity = read(&root.join("configs").join("keras-parity.ron")).unwrap();
-        config_text(&parity, &[1024, 512], "Sparse").unwrap();
+        config_text(&parity, &[1024, 512], "Sparse", 64).unwrap();
     }
 
     #[test]
