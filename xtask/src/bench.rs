@@ -6,7 +6,10 @@
 //! (model name, family, vector extensions detected at run time) the figures were taken on.
 //! With `--reference`, also runs the JAX (`JAX_SCAN=1`) and PyTorch references of
 //! `../shared/reference` when their virtualenvs exist, and puts their medians and the ratios
-//! beside ours.
+//! beside ours. With `--search`, times embedding and exact search instead, beside FAISS and
+//! PyTorch (see [`search`]).
+
+mod search;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -52,6 +55,9 @@ const REFERENCES: [Reference; 2] = [
 ];
 
 pub(crate) fn bench(args: &[OsString]) -> Result {
+    if args.iter().any(|a| a == "--search") {
+        return search::bench_search(args);
+    }
     let mut reference = false;
     let mut runs = 1usize;
     let mut iter = args.iter();
