@@ -7,7 +7,11 @@
 //! With `--reference`, also runs the JAX (`JAX_SCAN=1`) and PyTorch references of
 //! `../shared/reference` when their virtualenvs exist, and puts their medians and the ratios
 //! beside ours. `--data fashion` runs the same workload on Fashion-MNIST (ours and the
-//! references alike), where the sparse first layer has fewer zeros to skip.
+//! references alike), where the sparse first layer has fewer zeros to skip. `--sweep`
+//! trains a grid of shapes instead (see [`crate::sweep`]), and `--search` times embedding
+//! and exact search beside FAISS and PyTorch (see [`search`]).
+
+mod search;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -59,6 +63,9 @@ const REFERENCES: [Reference; 2] = [
 pub(crate) fn bench(args: &[OsString]) -> Result {
     if args.iter().any(|a| a == "--sweep") {
         return crate::sweep::sweep(args);
+    }
+    if args.iter().any(|a| a == "--search") {
+        return search::bench_search(args);
     }
     let mut reference = false;
     let mut runs = 1usize;

@@ -61,6 +61,15 @@ TASKS:
                         benches/reference/jax_sweep.py (JAX, lax.scan epoch) on each tower and
                         batch; --lock FILE holds an exclusive flock on FILE during each timed
                         run and releases it in between.
+    bench --search [--threads N] [--repeats N] [-k K] [--run RUN-DIR]
+                        Time our embedding of all 70,000 MNIST images and our exact k-NN
+                        search (10,000 test x 60,000 training embeddings, k = 10) inside the
+                        process, and `siamese search --query all` as a whole process, beside
+                        FAISS IndexFlatL2 and a PyTorch forward pass of the same tower
+                        (benches/reference/search_reference.py in $TORCH_VENV or
+                        $TMPDIR/refvenv); checks the answers agree; medians of 5 on 2
+                        threads; writes target/bench/search.json. Trains
+                        target/bench/search-run unless it exists or --run names one.
     quality [--configs A,B] [--datasets mnist,fashion] [--novelty [--novelty-config NAME]]
             [--threads N] [--out DIR]
                         Train each shipped config (default: configs/*.ron but smoke,

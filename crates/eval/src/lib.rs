@@ -5,8 +5,8 @@
 //!   [`export_embeddings`] writes them as `.npy` and as the TSV pair TensorBoard's
 //!   Embedding Projector loads, and [`pixel_features`] gives raw pixels as the baseline.
 //! - [`Index`]: exact k-nearest-neighbour search by Euclidean distance, as blocked matrix
-//!   products with a bounded heap per query, parallel over queries; saved and loaded as
-//!   safetensors.
+//!   products with a small sorted top-k per query, parallel over blocks of queries; saved
+//!   and loaded as safetensors.
 //! - Metrics ([`roc_auc`], [`equal_error_rate`], [`knn_accuracy`], [`retrieval_metrics`]
 //!   for precision@1, R-precision and MAP@R as pytorch-metric-learning defines them,
 //!   [`mean_knn_distance`] for novelty scores): pure functions with known-answer tests.

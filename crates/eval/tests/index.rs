@@ -50,7 +50,8 @@ fn as_pairs(hits: &Neighbors) -> Vec<Vec<(u32, f32)>> {
 
 #[test]
 fn search_equals_brute_force_across_blocks() {
-    // 2100 items > one item block (2048), 300 queries > two query blocks (128).
+    // 2100 items: eight item blocks of 256 and a partial one; 300 queries: five blocks of
+    // 64 (the least), the last partial.
     let items = grid_points(2100, 8, 1);
     let labels: Vec<u32> = (0..2100).map(|i| i % 10).collect();
     let queries = grid_points(300, 8, 2);
@@ -68,6 +69,71 @@ fn search_equals_brute_force_across_blocks() {
                 assert_eq!(n.label, labels[n.index as usize]);
             }
         }
+    }
+}
+
+#[test]
+fn ties_are_broken_by_index_across_all_blocks() {
+    // Coordinates in -3..=3 in 3 dimensions: 343 points, so 700 items repeat many of them
+    // and most distances tie, exactly (small integers). 2600 queries make 7 blocks of 384
+    // and a partial one; 700 items are two blocks of 256 and a partial one. k = 40 spans
+    // more than one 16-lane group of the filter; k = 700 keeps every item.
+    let items = grid_points(700, 3, 11);
+    let queries = grid_points(2600, 3, 12);
+    let index = Index::new(items.clone(), vec![0; 700]).unwrap();
+    for k in [1, 10, 40, 700] {
+        let hits = index.search(queries.view(), k).unwrap();
+        assert_eq!(
+            as_pairs(&hits),
+            brute_force(&items, &queries, k, false),
+            "k = {k}"
+        );
+    }
+    for k in [1, 10, 699] {
+        let hits = index.search_self(k).unwrap();
+        assert_eq!(
+            as_pairs(&hits),
+            brute_force(&items, &items, k, true),
+            "k = {k}"
+        );
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    // Fractional coordinates, so the products round: the same bits must come out whatever
+    // rayon's pool, and a query searched in a smaller batch gets the same neighbours.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut uniform = |rows: usize, cols: usize| {
+        Array2::from_shape_fn((rows, cols), |_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        })
+    };
+    let items = uniform(1500, 24);
+    let queries = uniform(900, 24);
+    let index = Index::new(items, (0..1500).map(|i| i % 7).collect()).unwrap();
+    let in_pool = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| index.search(queries.view(), 10).unwrap())
+    };
+    let one = in_pool(1);
+    for threads in [2, 3, 8] {
+        assert_eq!(in_pool(threads), one, "{threads} threads");
+    }
+    let some = ndarray::Slice::from(100..164);
+    let batch = index
+        .search(queries.slice_axis(ndarray::Axis(0), some).view(), 10)
+        .unwrap();
+    for (q, row) in batch.rows().enumerate() {
+        let full = one.row(100 + q);
+        let ids = |r: &[siamese_eval::Neighbor]| r.iter().map(|n| n.index).collect::<Vec<_>>();
+        assert_eq!(ids(row), ids(full), "query {}", 100 + q);
     }
 }
 
