@@ -60,6 +60,9 @@ pub(crate) fn bench(args: &[OsString]) -> Result {
     if args.iter().any(|a| a == "--sweep") {
         return crate::sweep::sweep(args);
     }
+    if args.iter().any(|a| a == "--losses") {
+        return crate::losses::losses(args);
+    }
     let mut reference = false;
     let mut runs = 1usize;
     let mut dataset = &DATASETS[0];
