@@ -374,7 +374,7 @@ pub(crate) fn steady_median(seconds: &[f64]) -> f64 {
     median(steady.to_vec())
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }

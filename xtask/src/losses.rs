@@ -23,7 +23,8 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::bench::{
-    build, capture, read, reference_epoch_seconds, steady_median, train_measured, venv_python,
+    build, capture, median, read, reference_epoch_seconds, steady_median, train_measured,
+    venv_python,
 };
 use crate::quality::{cpu, git_commit, now_utc};
 use crate::sweep::{loadavg, locked, write};
@@ -114,6 +115,8 @@ struct Options {
     reference: bool,
     /// Epochs per run (at least 2: the first, with warm-up, is not counted).
     epochs: usize,
+    /// Runs of each side per row, alternating; a side's figure is the median over its runs.
+    runs: usize,
     /// A file to hold an exclusive lock on during each timed run.
     lock: Option<PathBuf>,
     /// Indices into [`ROWS`] of the rows to run, in table order.
@@ -125,6 +128,7 @@ impl Default for Options {
         Self {
             reference: false,
             epochs: 2,
+            runs: 1,
             lock: None,
             rows: (0..ROWS.len()).collect(),
         }
@@ -152,6 +156,13 @@ fn parse(args: &[OsString]) -> Result<Options> {
                     .ok()
                     .filter(|&n| n >= 2)
                     .ok_or_else(|| Failure::usage(format!("`--epochs` takes {what}")))?;
+            }
+            Some("--runs") => {
+                options.runs = text(iter.next(), "--runs", "a positive number")?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| Failure::usage("`--runs` takes a positive number"))?;
             }
             Some("--lock") => {
                 options.lock = Some(PathBuf::from(text(iter.next(), "--lock", "a file")?));
@@ -256,19 +267,55 @@ struct Measured {
     load_before: Option<f64>,
 }
 
-impl Measured {
-    fn record(&self) -> Value {
-        let steady = steady_median(&self.epoch_seconds);
-        json!({
-            "epoch_seconds": self.epoch_seconds,
-            "steady_epoch_seconds": steady,
-            "images_per_epoch": self.images_per_epoch,
-            "images_per_second": self.images_per_epoch / steady,
-            "test_pair_accuracy": self.test_accuracy,
-            "peak_rss_mb": self.peak_rss_mb,
-            "load_before": self.load_before,
-        })
+/// One side of a row in losses.json: every run, and the median of their steady epochs.
+fn record(runs: &[Measured]) -> Value {
+    let steadies: Vec<f64> = runs
+        .iter()
+        .map(|r| steady_median(&r.epoch_seconds))
+        .collect();
+    let steady = median(steadies.clone());
+    let last = runs.last();
+    let images = last.map_or(f64::NAN, |r| r.images_per_epoch);
+    json!({
+        "steady_epoch_seconds": steady,
+        "steady_epoch_seconds_per_run": steadies,
+        "epoch_seconds_per_run": runs.iter().map(|r| r.epoch_seconds.clone()).collect::<Vec<_>>(),
+        "images_per_epoch": images,
+        "images_per_second": images / steady,
+        "test_pair_accuracy": last.map(|r| r.test_accuracy),
+        "peak_rss_mb": last.and_then(|r| r.peak_rss_mb),
+        "load_before_per_run": runs.iter().map(|r| r.load_before).collect::<Vec<_>>(),
+    })
+}
+
+/// Trains one of our runs under the lock and reads what it measured.
+fn run_ours(
+    release: &Path,
+    config: &Path,
+    run_dir: &Path,
+    extra: &[OsString],
+    options: &Options,
+) -> Result<Measured> {
+    if run_dir.exists() {
+        fs::remove_dir_all(run_dir)
+            .map_err(|e| Failure::new(format!("{}: {e}", run_dir.display())))?;
     }
+    let (run, load) = locked(options.lock.as_deref(), || {
+        let load = loadavg();
+        Ok((train_measured(release, config, run_dir, extra)?, load))
+    })?;
+    let summary: Value = serde_json::from_str(&read(&run_dir.join("summary.json"))?)
+        .map_err(|e| Failure::new(format!("summary.json: {e}")))?;
+    // Images through the tower per epoch, as the summary counts them.
+    let passes = summary["image_passes"].as_f64().unwrap_or(f64::NAN);
+    let epochs = summary["epochs"].as_f64().unwrap_or(f64::NAN);
+    Ok(Measured {
+        images_per_epoch: passes / epochs,
+        epoch_seconds: run.epoch_seconds,
+        test_accuracy: run.test_accuracy,
+        peak_rss_mb: run.peak_rss_mb,
+        load_before: load,
+    })
 }
 
 pub(crate) fn losses(args: &[OsString]) -> Result {
@@ -313,10 +360,6 @@ pub(crate) fn losses(args: &[OsString]) -> Result {
         let config = runs_dir.join(format!("{}.ron", row.key));
         let run_dir = runs_dir.join(row.key);
         write(&config, &config_text(&base, row)?)?;
-        if run_dir.exists() {
-            fs::remove_dir_all(&run_dir)
-                .map_err(|e| Failure::new(format!("{}: {e}", run_dir.display())))?;
-        }
         let extra: Vec<OsString> = vec![
             "--epochs".into(),
             options.epochs.to_string().into(),
@@ -329,31 +372,26 @@ pub(crate) fn losses(args: &[OsString]) -> Result {
             row.title,
             config.display()
         );
-        let ours = locked(options.lock.as_deref(), || {
-            let load = loadavg();
-            let run = train_measured(&release, &config, &run_dir, &extra)?;
-            Ok((run, load))
-        })
-        .and_then(|(run, load)| {
-            let summary: Value = serde_json::from_str(&read(&run_dir.join("summary.json"))?)
-                .map_err(|e| Failure::new(format!("summary.json: {e}")))?;
-            // Images through the tower per epoch, as the summary counts them.
-            let passes = summary["image_passes"].as_f64().unwrap_or(f64::NAN);
-            let epochs = summary["epochs"].as_f64().unwrap_or(f64::NAN);
-            Ok(Measured {
-                images_per_epoch: passes / epochs,
-                epoch_seconds: run.epoch_seconds,
-                test_accuracy: run.test_accuracy,
-                peak_rss_mb: run.peak_rss_mb,
-                load_before: load,
-            })
-        })?;
-        let theirs = match &torch {
-            Some(python) => Some(run_torch(python, &script, row, &options, &data, &root)?),
-            None => None,
+        // Ours and theirs alternate, so that a slow stretch of the machine falls on both.
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for run in 1..=options.runs {
+            if options.runs > 1 {
+                println!(
+                    "xtask bench --losses: {}: run {run} of {}",
+                    row.title, options.runs
+                );
+            }
+            ours.push(run_ours(&release, &config, &run_dir, &extra, &options)?);
+            if let Some(python) = &torch {
+                theirs.push(run_torch(python, &script, row, &options, &data, &root)?);
+            }
+        }
+        let ours_record = record(&ours);
+        let theirs_record = if theirs.is_empty() {
+            Value::Null
+        } else {
+            record(&theirs)
         };
-        let ours_record = ours.record();
-        let theirs_record = theirs.as_ref().map_or(Value::Null, Measured::record);
         let ratio = match (
             ours_record["steady_epoch_seconds"].as_f64(),
             theirs_record["steady_epoch_seconds"].as_f64(),
@@ -380,7 +418,8 @@ pub(crate) fn losses(args: &[OsString]) -> Result {
     let report = json!({
         "workload": "configs/base.ron with loss.objective, training.augment and training.augment_schedule replaced per row",
         "epochs": options.epochs,
-        "steady_epoch": "median of the epochs after the first",
+        "runs": options.runs,
+        "steady_epoch": "median of the epochs after the first; with several runs, the median of the runs' figures",
         "test_pair_accuracy": "Keras-style test pairs (ours: summary.json test_accuracy; PyTorch: common.create_pairs), similar when the distance between unit embeddings is below 0.8",
         "threads": 2,
         "started": started,
@@ -521,7 +560,7 @@ mod tests {
         let options = parse(&args("--losses")).unwrap();
         assert_eq!(options, Options::default());
         assert_eq!(options.rows, (0..ROWS.len()).collect::<Vec<_>>());
-        assert_eq!(options.epochs, 2);
+        assert_eq!((options.epochs, options.runs), (2, 1));
         assert!(!options.reference);
         assert_eq!(options.lock, None);
     }
@@ -529,16 +568,18 @@ mod tests {
     #[test]
     fn options_parse_and_bad_ones_are_usage_errors() {
         let options = parse(&args(
-            "--losses --reference --epochs 3 --lock /tmp/l --rows supcon-augment,supcon,supcon",
+            "--losses --reference --epochs 3 --runs 2 --lock /tmp/l --rows supcon-augment,supcon,supcon",
         ))
         .unwrap();
         assert!(options.reference);
         assert_eq!(options.epochs, 3);
+        assert_eq!(options.runs, 2);
         assert_eq!(options.lock, Some(PathBuf::from("/tmp/l")));
         assert_eq!(options.rows, vec![0, 6]);
         for bad in [
             "--losses --epochs 1",
             "--losses --epochs",
+            "--losses --runs 0",
             "--losses --lock",
             "--losses --rows",
             "--losses --rows supcon,nope",

@@ -62,7 +62,7 @@ TASKS:
                         benches/reference/jax_sweep.py (JAX, lax.scan epoch) on each tower and
                         batch; --lock FILE holds an exclusive flock on FILE during each timed
                         run and releases it in between.
-    bench --losses [--reference] [--epochs N] [--rows KEY,..] [--lock FILE]
+    bench --losses [--reference] [--epochs N] [--runs N] [--rows KEY,..] [--lock FILE]
                         What each in-batch objective costs: trains configs/base.ron for N
                         (default 2) epochs once per objective (SupCon, MultiSimilarity,
                         Triplet BatchHard / SemiHard / BatchAll, AllPairs; augmentation off)
@@ -70,7 +70,8 @@ TASKS:
                         target/bench/losses.json (steady epoch seconds, images/s, test pair
                         accuracy; the table is printed). --reference runs
                         benches/reference/torch_losses.py (PyTorch + pytorch-metric-learning,
-                        $TORCH_VENV, else /tmp/refvenv) on each row; --rows picks rows
+                        $TORCH_VENV, else /tmp/refvenv) on each row; --runs N alternates N
+                        runs of each side per row (median reported); --rows picks rows
                         (supcon, multi-similarity, triplet-batch-hard, triplet-semihard,
                         triplet-batch-all, all-pairs, supcon-augment); --lock FILE as for
                         --sweep.
