@@ -67,6 +67,9 @@ pub(crate) fn bench(args: &[OsString]) -> Result {
     if args.iter().any(|a| a == "--search") {
         return search::bench_search(args);
     }
+    if args.iter().any(|a| a == "--losses") {
+        return crate::losses::losses(args);
+    }
     let mut reference = false;
     let mut runs = 1usize;
     let mut dataset = &DATASETS[0];
@@ -378,7 +381,7 @@ pub(crate) fn steady_median(seconds: &[f64]) -> f64 {
     median(steady.to_vec())
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     if values.is_empty() {
         return f64::NAN;
     }

@@ -11,6 +11,7 @@
 
 mod bench;
 mod fuzz;
+mod losses;
 mod quality;
 mod sweep;
 
@@ -70,6 +71,19 @@ TASKS:
                         $TMPDIR/refvenv); checks the answers agree; medians of 5 on 2
                         threads; writes target/bench/search.json. Trains
                         target/bench/search-run unless it exists or --run names one.
+    bench --losses [--reference] [--epochs N] [--runs N] [--rows KEY,..] [--lock FILE]
+                        What each in-batch objective costs: trains configs/base.ron for N
+                        (default 2) epochs once per objective (SupCon, MultiSimilarity,
+                        Triplet BatchHard / SemiHard / BatchAll, AllPairs; augmentation off)
+                        and once as SupCon with augmentation always on, and writes
+                        target/bench/losses.json (steady epoch seconds, images/s, test pair
+                        accuracy; the table is printed). --reference runs
+                        benches/reference/torch_losses.py (PyTorch + pytorch-metric-learning,
+                        $TORCH_VENV, else /tmp/refvenv) on each row; --runs N alternates N
+                        runs of each side per row (median reported); --rows picks rows
+                        (supcon, multi-similarity, triplet-batch-hard, triplet-semihard,
+                        triplet-batch-all, all-pairs, supcon-augment); --lock FILE as for
+                        --sweep.
     quality [--configs A,B] [--datasets mnist,fashion] [--novelty [--novelty-config NAME]]
             [--threads N] [--out DIR]
                         Train each shipped config (default: configs/*.ron but smoke,

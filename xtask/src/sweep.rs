@@ -368,7 +368,7 @@ fn config_text(
 
 /// Runs `f` holding an exclusive advisory lock on `lock` (when given), so that no other
 /// timing taken under the same lock overlaps it.
-fn locked<T>(lock: Option<&Path>, f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn locked<T>(lock: Option<&Path>, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let Some(path) = lock else { return f() };
     let file: File = OpenOptions::new()
         .create(true)
@@ -377,10 +377,7 @@ fn locked<T>(lock: Option<&Path>, f: impl FnOnce() -> Result<T>) -> Result<T> {
         .open(path)
         .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
     if file.try_lock().is_err() {
-        println!(
-            "xtask bench --sweep: waiting for the lock on {}",
-            path.display()
-        );
+        println!("xtask bench: waiting for the lock on {}", path.display());
         file.lock()
             .map_err(|e| Failure::new(format!("locking {}: {e}", path.display())))?;
     }
@@ -391,7 +388,7 @@ fn locked<T>(lock: Option<&Path>, f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 /// The 1-minute load average (`/proc/loadavg`), when there is one.
-fn loadavg() -> Option<f64> {
+pub(crate) fn loadavg() -> Option<f64> {
     fs::read_to_string("/proc/loadavg")
         .ok()?
         .split_whitespace()
@@ -466,7 +463,7 @@ fn markdown(rows: &[Value]) -> String {
     out
 }
 
-fn write(path: &Path, text: &str) -> Result {
+pub(crate) fn write(path: &Path, text: &str) -> Result {
     siamese_io::write_atomically(path, text.as_bytes())
         .map_err(|e| Failure::new(format!("{}: {e}", path.display())))
 }
