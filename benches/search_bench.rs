@@ -17,7 +17,6 @@
 //! Usage: `search-bench RUN_DIR OUT_DIR [THREADS] [REPEATS] [K]` (defaults 2, 5, 10); the
 //! images come from the run's data directory or `SIAMESE_DATA_DIR`.
 
-use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -27,19 +26,19 @@ use siamese_data::Dataset;
 use siamese_eval::{Index, write_npy};
 use siamese_train::{RunDir, SourceImages};
 
-type Result<T> = std::result::Result<T, Box<dyn Error>>;
+use anyhow::{Context, Result, anyhow, bail};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [run_dir, out_dir, rest @ ..] = &args[..] else {
-        return Err("usage: search-bench RUN_DIR OUT_DIR [THREADS] [REPEATS] [K]".into());
+        bail!("usage: search-bench RUN_DIR OUT_DIR [THREADS] [REPEATS] [K]");
     };
     let number = |i: usize, default: usize| -> Result<usize> {
         match rest.get(i) {
             None => Ok(default),
             Some(s) => match s.parse::<usize>() {
                 Ok(n) if n > 0 => Ok(n),
-                _ => Err(format!("expected a positive number, found {s:?}").into()),
+                _ => Err(anyhow!("expected a positive number, found {s:?}")),
             },
         }
     };
@@ -48,7 +47,7 @@ fn main() -> Result<()> {
         .num_threads(threads)
         .build_global()?;
     let out_dir = PathBuf::from(out_dir);
-    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    std::fs::create_dir_all(&out_dir).with_context(|| out_dir.display().to_string())?;
 
     let run = RunDir::open_trained(run_dir)?;
     let config = run.read_config_with_data(None)?;
