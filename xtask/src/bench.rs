@@ -77,13 +77,7 @@ pub(crate) fn bench(args: &[OsString]) -> Result {
     while let Some(arg) = iter.next() {
         match arg.to_str() {
             Some("--reference") => reference = true,
-            Some("--runs") => {
-                runs = iter
-                    .next()
-                    .and_then(|v| v.to_str()?.parse().ok())
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| Failure::usage("`--runs` takes a positive number"))?;
-            }
+            Some("--runs") => runs = flag_number(iter.next(), "--runs", 1)?,
             Some("--data") => dataset = parse_dataset(iter.next())?,
             _ => return Err(Failure::usage(format!("`bench` does not take {arg:?}"))),
         }
@@ -202,6 +196,24 @@ pub(crate) fn capture(cmd: &mut Command, shown: &str) -> Result<String> {
         )));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The value after `flag`, as text; a usage error naming `what` it takes when it is missing.
+pub(crate) fn flag_text(value: Option<&OsString>, flag: &str, what: &str) -> Result<String> {
+    value
+        .and_then(|v| v.to_str())
+        .map(str::to_owned)
+        .ok_or_else(|| Failure::usage(format!("`{flag}` takes {what}")))
+}
+
+/// The number after `flag`, at least `min`; a usage error otherwise.
+pub(crate) fn flag_number(value: Option<&OsString>, flag: &str, min: usize) -> Result<usize> {
+    let what = format!("a number ≥ {min}");
+    flag_text(value, flag, &what)?
+        .parse()
+        .ok()
+        .filter(|&n| n >= min)
+        .ok_or_else(|| Failure::usage(format!("`{flag}` takes {what}")))
 }
 
 /// The data set `--data` names.

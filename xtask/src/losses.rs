@@ -23,8 +23,8 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::bench::{
-    build, capture, median, read, reference_epoch_seconds, steady_median, train_measured,
-    venv_python,
+    build, capture, flag_number, flag_text, median, read, reference_epoch_seconds, steady_median,
+    train_measured, venv_python,
 };
 use crate::quality::{cpu, git_commit, now_utc};
 use crate::sweep::{loadavg, locked, write};
@@ -139,38 +139,20 @@ impl Default for Options {
 fn parse(args: &[OsString]) -> Result<Options> {
     let mut options = Options::default();
     let mut iter = args.iter();
-    let text = |value: Option<&OsString>, flag: &str, what: &str| -> Result<String> {
-        value
-            .and_then(|v| v.to_str())
-            .map(str::to_owned)
-            .ok_or_else(|| Failure::usage(format!("`{flag}` takes {what}")))
-    };
     while let Some(arg) = iter.next() {
         match arg.to_str() {
             Some("--losses") => {}
             Some("--reference") => options.reference = true,
-            Some("--epochs") => {
-                let what = "a number of epochs ≥ 2";
-                options.epochs = text(iter.next(), "--epochs", what)?
-                    .parse()
-                    .ok()
-                    .filter(|&n| n >= 2)
-                    .ok_or_else(|| Failure::usage(format!("`--epochs` takes {what}")))?;
-            }
-            Some("--runs") => {
-                options.runs = text(iter.next(), "--runs", "a positive number")?
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| Failure::usage("`--runs` takes a positive number"))?;
-            }
+            // At least 2: the first epoch, with warm-up, is not counted.
+            Some("--epochs") => options.epochs = flag_number(iter.next(), "--epochs", 2)?,
+            Some("--runs") => options.runs = flag_number(iter.next(), "--runs", 1)?,
             Some("--lock") => {
-                options.lock = Some(PathBuf::from(text(iter.next(), "--lock", "a file")?));
+                options.lock = Some(PathBuf::from(flag_text(iter.next(), "--lock", "a file")?));
             }
             Some("--rows") => {
                 let keys = ROWS.map(|r| r.key).join(",");
                 let what = format!("some of {keys}");
-                let wanted = text(iter.next(), "--rows", &what)?;
+                let wanted = flag_text(iter.next(), "--rows", &what)?;
                 let mut rows = Vec::new();
                 for key in wanted.split(',').map(str::trim) {
                     let index = ROWS.iter().position(|r| r.key == key).ok_or_else(|| {

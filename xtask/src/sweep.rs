@@ -21,8 +21,8 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use crate::bench::{
-    OurRun, build, capture, read, reference_epoch_seconds, steady_median, train_measured,
-    venv_python,
+    OurRun, build, capture, flag_number, flag_text, read, reference_epoch_seconds, steady_median,
+    train_measured, venv_python,
 };
 use crate::quality::{cpu, git_commit, now_utc};
 use crate::{DATA_DIR_ENV, Failure, Result, default_ci_data_dir, target_dir, workspace_root};
@@ -73,40 +73,28 @@ impl Default for Options {
 fn parse(args: &[OsString]) -> Result<Options> {
     let mut options = Options::default();
     let mut iter = args.iter();
-    let text = |value: Option<&OsString>, flag: &str, what: &str| -> Result<String> {
-        value
-            .and_then(|v| v.to_str())
-            .map(str::to_owned)
-            .ok_or_else(|| Failure::usage(format!("`{flag}` takes {what}")))
-    };
     while let Some(arg) = iter.next() {
         match arg.to_str() {
             Some("--sweep") => {}
             Some("--reference") => options.reference = true,
-            Some("--epochs") => {
-                let what = "a number of epochs ≥ 2";
-                options.epochs = text(iter.next(), "--epochs", what)?
-                    .parse()
-                    .ok()
-                    .filter(|&n| n >= 2)
-                    .ok_or_else(|| Failure::usage(format!("`--epochs` takes {what}")))?;
-            }
+            // At least 2: the first epoch, with warm-up, is not counted.
+            Some("--epochs") => options.epochs = flag_number(iter.next(), "--epochs", 2)?,
             Some("--towers") => {
                 let what = "hidden widths like 512x256,1024x512";
-                options.towers = list(&text(iter.next(), "--towers", what)?, |tower| {
+                options.towers = list(&flag_text(iter.next(), "--towers", what)?, |tower| {
                     list_of(tower, 'x', |w| w.parse().ok().filter(|&w: &usize| w > 0))
                 })
                 .ok_or_else(|| Failure::usage(format!("`--towers` takes {what}")))?;
             }
             Some("--batches") => {
                 let what = "batch sizes like 128,512";
-                options.batches = list(&text(iter.next(), "--batches", what)?, |b| {
+                options.batches = list(&flag_text(iter.next(), "--batches", what)?, |b| {
                     b.parse().ok().filter(|&b: &usize| b > 0)
                 })
                 .ok_or_else(|| Failure::usage(format!("`--batches` takes {what}")))?;
             }
             Some("--lock") => {
-                options.lock = Some(PathBuf::from(text(iter.next(), "--lock", "a file")?));
+                options.lock = Some(PathBuf::from(flag_text(iter.next(), "--lock", "a file")?));
             }
             _ => {
                 return Err(Failure::usage(format!(

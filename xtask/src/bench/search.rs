@@ -26,7 +26,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::{build, capture, median, read};
+use super::{build, capture, flag_number, median};
 use crate::{DATA_DIR_ENV, Failure, Result, default_ci_data_dir, target_dir, workspace_root};
 
 /// Embeddings from PyTorch may differ from ours by rounding only: the same weights, the
@@ -92,7 +92,7 @@ pub(crate) fn bench_search(args: &[OsString]) -> Result {
 
     let report = json!({
         "unix_time": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-        "cpu": cpu(),
+        "cpu": crate::quality::cpu(),
         "threads": threads,
         "repeats": repeats,
         "k": ours["k"],
@@ -149,17 +149,11 @@ fn parse(args: &[OsString]) -> Result<Options> {
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         let flag = arg.to_str().unwrap_or_default();
-        let mut number = |what: &str| {
-            iter.next()
-                .and_then(|v| v.to_str()?.parse::<usize>().ok())
-                .filter(|&n| n > 0)
-                .ok_or_else(|| Failure::usage(format!("`{what}` takes a positive number")))
-        };
         match flag {
             "--search" => {}
-            "--threads" => options.threads = number("--threads")?,
-            "--repeats" => options.repeats = number("--repeats")?,
-            "-k" => options.k = number("-k")?,
+            "--threads" => options.threads = flag_number(iter.next(), flag, 1)?,
+            "--repeats" => options.repeats = flag_number(iter.next(), flag, 1)?,
+            "-k" => options.k = flag_number(iter.next(), flag, 1)?,
             "--run" => {
                 let dir = iter
                     .next()
@@ -356,21 +350,4 @@ fn faster(theirs: f64, ours: f64) -> String {
     } else {
         format!("{:.2}× slower", ours / theirs)
     }
-}
-
-/// The CPU the figures were taken on, from `/proc/cpuinfo` (empty elsewhere).
-fn cpu() -> Value {
-    let info = read(Path::new("/proc/cpuinfo")).unwrap_or_default();
-    let field = |key: &str| {
-        info.lines()
-            .filter_map(|l| l.split_once(':'))
-            .find(|(k, _)| k.trim() == key)
-            .map(|(_, v)| v.trim().to_owned())
-    };
-    json!({
-        "model_name": field("model name"),
-        "family": field("cpu family").and_then(|f| f.parse::<u32>().ok()),
-        "model": field("model").and_then(|f| f.parse::<u32>().ok()),
-        "logical_cpus": info.lines().filter(|l| l.starts_with("processor")).count(),
-    })
 }

@@ -13,7 +13,8 @@ pub(crate) fn git_commit(root: &Path) -> Option<String> {
     (out.status.success() && !commit.is_empty()).then_some(commit)
 }
 
-/// The CPU's model name and family from /proc/cpuinfo (the first core's); nulls elsewhere.
+/// The CPU the figures were taken on, from /proc/cpuinfo: model name, family and model (the
+/// first core's) and the number of logical CPUs; nulls (and 0) elsewhere.
 pub(crate) fn cpu() -> Value {
     let info = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let field = |key: &str| {
@@ -27,6 +28,8 @@ pub(crate) fn cpu() -> Value {
     json!({
         "model_name": field("model name"),
         "family": family,
+        "model": field("model").and_then(|m| m.parse::<u64>().ok()),
+        "logical_cpus": info.lines().filter(|l| l.starts_with("processor")).count(),
     })
 }
 
