@@ -24,6 +24,7 @@
 
 mod dense;
 mod error;
+mod floats;
 mod io;
 mod kernels;
 mod sparse;
@@ -32,6 +33,7 @@ mod tower;
 
 pub use dense::{Dense, Relu};
 pub use error::{NnError, Result};
+pub use floats::{Floats, floats_from, zeroed_floats};
 pub use io::{FORMAT_VERSION, SavedTower, load_tower, save_tower};
 pub use sparse::{CsrBatch, SparseScratch};
 pub use spec::{Init, TowerSpec};

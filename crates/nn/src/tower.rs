@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::dense::LayerInput;
 use crate::error::shape_error;
 use crate::sparse::{CsrBatch, SparseScratch};
-use crate::{Dense, Init, NnError, Result, TowerSpec};
+use crate::{Dense, Floats, Init, NnError, Result, TowerSpec, zeroed_floats};
 
 /// One batch of input rows for a tower: dense, or the non-zeros of the data.
 #[derive(Clone, Copy, Debug)]
@@ -164,10 +164,10 @@ impl Tower {
             activations: self
                 .layers
                 .iter()
-                .map(|l| vec![0.0; max_rows * l.output()])
+                .map(|l| zeroed_floats(max_rows * l.output()))
                 .collect(),
-            delta: vec![0.0; max_rows * widest],
-            delta_next: vec![0.0; max_rows * widest],
+            delta: zeroed_floats(max_rows * widest),
+            delta_next: zeroed_floats(max_rows * widest),
             sparse: SparseScratch::default(),
             hidden_inputs: self
                 .layers
@@ -231,10 +231,13 @@ impl Tower {
                 }
             } else {
                 let x = matrix(&done[i - 1], rows, layer.input());
-                let sparse = nonzero_share(x) < ws.sparse_threshold;
+                // The compaction counts the non-zeros: one pass instead of a count and then
+                // a compaction, in the trained state where the sparse path wins. Early on,
+                // when activations are dense, the compacted copy goes unused.
+                ws.hidden_inputs[i].refill_from_dense(x);
+                let sparse = ws.hidden_inputs[i].density() < ws.sparse_threshold;
                 ws.hidden_sparse[i] = sparse;
                 if sparse {
-                    ws.hidden_inputs[i].refill_from_dense(x);
                     layer.forward_sparse(params, &ws.hidden_inputs[i], y, &mut ws.sparse)?;
                 } else {
                     layer.forward(params, x, y)?;
@@ -326,9 +329,9 @@ impl Tower {
 pub struct Workspace {
     max_rows: usize,
     rows: usize,
-    activations: Vec<Vec<f32>>,
-    delta: Vec<f32>,
-    delta_next: Vec<f32>,
+    activations: Vec<Floats>,
+    delta: Floats,
+    delta_next: Floats,
     sparse: SparseScratch,
     /// Per layer, its input in sparse form when the last forward pass took the sparse path.
     hidden_inputs: Vec<CsrBatch>,
@@ -341,11 +344,6 @@ pub struct Workspace {
 /// 2% of the second's are lit after two epochs on MNIST), and the sparse product beats the
 /// dense one below roughly 40% density.
 pub const DEFAULT_SPARSE_THRESHOLD: f64 = 0.3;
-
-fn nonzero_share(x: ArrayView2<'_, f32>) -> f64 {
-    let lit = x.iter().fold(0usize, |n, &v| n + usize::from(v != 0.0));
-    lit as f64 / x.len().max(1) as f64
-}
 
 impl Workspace {
     /// Sets the share of non-zero inputs below which a hidden layer takes the sparse path
@@ -362,7 +360,7 @@ impl Workspace {
 
     /// The embeddings of the last forward pass.
     pub fn output(&self) -> ArrayView2<'_, f32> {
-        let last = self.activations.last().map_or(&[][..], Vec::as_slice);
+        let last = self.activations.last().map_or(&[][..], |a| &a[..]);
         let cols = last.len().checked_div(self.max_rows).unwrap_or(0);
         matrix(last, self.rows, cols)
     }

@@ -1,13 +1,9 @@
 //! Adam over one flat parameter buffer.
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use siamese_nn::{Floats, zeroed_floats};
 
 use crate::config::{LrSchedule, OptimizerConfig};
-
-fn one() -> f32 {
-    1.0
-}
 
 /// Elements per parallel chunk: large enough to amortize scheduling, small enough that the
 /// 535k parameters of the tutorial's tower split across both cores.
@@ -25,7 +21,7 @@ const CHUNK: usize = 1 << 14;
 /// // The first bias-corrected step moves by lr·sign(g).
 /// assert!((params[0] - 0.9).abs() < 1e-6);
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Adam {
     lr: f32,
     beta1: f32,
@@ -34,14 +30,13 @@ pub struct Adam {
     weight_decay: f32,
     schedule: LrSchedule,
     /// The schedule's factor for the next step; not state, set before every step.
-    #[serde(skip, default = "one")]
     lr_factor: f32,
     /// Steps taken so far.
     pub(crate) t: u64,
-    /// First moments.
-    pub(crate) m: Vec<f32>,
+    /// First moments, cache-line aligned like the parameters (see [`Floats`]).
+    pub(crate) m: Floats,
     /// Second moments.
-    pub(crate) v: Vec<f32>,
+    pub(crate) v: Floats,
 }
 
 impl Adam {
@@ -56,8 +51,8 @@ impl Adam {
             schedule: config.schedule,
             lr_factor: 1.0,
             t: 0,
-            m: vec![0.0; len],
-            v: vec![0.0; len],
+            m: zeroed_floats(len),
+            v: zeroed_floats(len),
         }
     }
 
@@ -102,38 +97,53 @@ impl Adam {
     }
 
     /// One update with the gradient `Σ parts`, summed element by element in the order given
-    /// (so the result does not depend on threads); `parts[0]` may be overwritten. Returns
-    /// whether every summed gradient element was finite; when not, the parameters are left
-    /// in an unspecified state and training must stop.
-    pub fn step_sum(&mut self, params: &mut [f32], parts: &mut [Vec<f32>]) -> bool {
-        let Some((first, rest)) = parts.split_first_mut() else {
-            return true;
-        };
-        let rest: &[Vec<f32>] = rest;
+    /// (so the result does not depend on threads), which leaves every part zeroed: ready to
+    /// accumulate the next step's gradient ([`crate::Stepper::run`] adds into its buffers).
+    /// Zeroing each value right after reading it, while it is in cache, costs less than a
+    /// separate pass over the buffers before the next step.
+    ///
+    /// Returns whether every summed gradient element was finite; when not, the parameters
+    /// are left in an unspecified state and training must stop.
+    pub fn step_sum<G>(&mut self, params: &mut [f32], parts: &mut [G]) -> bool
+    where
+        G: AsMut<[f32]> + Send,
+    {
         let c = self.next_coefficients();
-        params
+        let moments = self
+            .m
             .par_chunks_mut(CHUNK)
-            .zip(first.par_chunks_mut(CHUNK))
-            .zip(
-                self.m
-                    .par_chunks_mut(CHUNK)
-                    .zip(self.v.par_chunks_mut(CHUNK)),
-            )
-            .enumerate()
-            .map(|(chunk, ((p, g0), (m, v)))| {
-                let range = chunk * CHUNK..chunk * CHUNK + p.len();
-                match rest {
-                    [] => update(p, g0, m, v, &c),
-                    [g1] => update_two(p, g0, &g1[range], m, v, &c),
-                    more => {
-                        for g in more {
-                            add_assign(g0, &g[range.clone()]);
-                        }
-                        update(p, g0, m, v, &c)
-                    }
+            .zip(self.v.par_chunks_mut(CHUNK));
+        match parts {
+            [] => true,
+            [g0] => params
+                .par_chunks_mut(CHUNK)
+                .zip(g0.as_mut().par_chunks_mut(CHUNK))
+                .zip(moments)
+                .map(|((p, g0), (m, v))| update_clearing(p, g0, m, v, &c))
+                .reduce(|| true, |a, b| a && b),
+            [g0, g1] => params
+                .par_chunks_mut(CHUNK)
+                .zip(g0.as_mut().par_chunks_mut(CHUNK))
+                .zip(g1.as_mut().par_chunks_mut(CHUNK))
+                .zip(moments)
+                .map(|(((p, g0), g1), (m, v))| update_two_clearing(p, g0, g1, m, v, &c))
+                .reduce(|| true, |a, b| a && b),
+            [g0, more @ ..] => {
+                let g0 = g0.as_mut();
+                // Part by part, so each element is summed in the order given.
+                for g in more {
+                    g0.par_chunks_mut(CHUNK)
+                        .zip(g.as_mut().par_chunks_mut(CHUNK))
+                        .for_each(|(total, part)| add_clearing(total, part));
                 }
-            })
-            .reduce(|| true, |a, b| a && b)
+                params
+                    .par_chunks_mut(CHUNK)
+                    .zip(g0.par_chunks_mut(CHUNK))
+                    .zip(moments)
+                    .map(|((p, g0), (m, v))| update_clearing(p, g0, m, v, &c))
+                    .reduce(|| true, |a, b| a && b)
+            }
+        }
     }
 
     fn next_coefficients(&mut self) -> Coefficients {
@@ -191,25 +201,43 @@ fn update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: &Coefficien
 }
 
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn update_two(
+fn update_clearing(
     p: &mut [f32],
-    g0: &[f32],
-    g1: &[f32],
+    g: &mut [f32],
     m: &mut [f32],
     v: &mut [f32],
     c: &Coefficients,
 ) -> bool {
     let mut finite = true;
-    for ((((p, &g0), &g1), m), v) in p.iter_mut().zip(g0).zip(g1).zip(m).zip(v) {
-        finite &= update_one(p, g0 + g1, m, v, c);
+    for (((p, g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+        finite &= update_one(p, *g, m, v, c);
+        *g = 0.0;
     }
     finite
 }
 
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn add_assign(total: &mut [f32], part: &[f32]) {
+fn update_two_clearing(
+    p: &mut [f32],
+    g0: &mut [f32],
+    g1: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    c: &Coefficients,
+) -> bool {
+    let mut finite = true;
+    for ((((p, g0), g1), m), v) in p.iter_mut().zip(g0).zip(g1).zip(m).zip(v) {
+        finite &= update_one(p, *g0 + *g1, m, v, c);
+        (*g0, *g1) = (0.0, 0.0);
+    }
+    finite
+}
+
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn add_clearing(total: &mut [f32], part: &mut [f32]) {
     for (t, p) in total.iter_mut().zip(part) {
-        *t += p;
+        *t += *p;
+        *p = 0.0;
     }
 }
 
@@ -277,8 +305,13 @@ mod tests {
             let mut b = a.clone();
             let (mut pa, mut pb) = (vec![0.5f32; n], vec![0.5f32; n]);
             a.step(&mut pa, &total);
-            assert!(b.step_sum(&mut pb, &mut grads.clone()));
+            let mut consumed = grads.clone();
+            assert!(b.step_sum(&mut pb, &mut consumed));
             assert!(pa == pb, "{parts} parts");
+            assert!(
+                consumed.iter().flatten().all(|&g| g == 0.0),
+                "{parts} parts left zeroed"
+            );
         }
         let mut adam = Adam::new(&config(0.01, 0.0), 2);
         let mut bad = vec![vec![1.0, f32::NAN], vec![0.0, 0.0]];

@@ -14,16 +14,8 @@ pub(crate) fn gather_sparse(
     indices: impl IntoIterator<Item = usize>,
     csr: &mut CsrBatch,
 ) {
-    let lut = normalizer.lut();
-    csr.clear();
-    for i in indices {
-        for (col, &p) in data.image(i).iter().enumerate() {
-            if p != 0 {
-                csr.push(col, lut[usize::from(p)]);
-            }
-        }
-        csr.finish_row();
-    }
+    let images = indices.into_iter().map(|i| data.image(i));
+    csr.refill_from_codes(data.image_len(), images, normalizer.lut());
 }
 
 /// The first `rows × cols` values of a reused buffer as a matrix.
@@ -44,14 +36,5 @@ pub(crate) fn pixels_to_sparse(
     image_len: usize,
     csr: &mut CsrBatch,
 ) {
-    let lut = normalizer.lut();
-    csr.clear();
-    for image in pixels.chunks_exact(image_len) {
-        for (col, &p) in image.iter().enumerate() {
-            if p != 0 {
-                csr.push(col, lut[usize::from(p)]);
-            }
-        }
-        csr.finish_row();
-    }
+    csr.refill_from_codes(image_len, pixels.chunks_exact(image_len), normalizer.lut());
 }

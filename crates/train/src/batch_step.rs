@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 use siamese_data::{Augment, Dataset, Normalizer, augment_seed};
 use siamese_loss::{BatchLoss, BatchScratch};
-use siamese_nn::{CsrBatch, Input, Tower, Workspace};
+use siamese_nn::{CsrBatch, Floats, Input, Tower, Workspace, zeroed_floats};
 
 use crate::batch::{pixels_to_sparse, view};
 use crate::{Result, TrainError};
@@ -101,8 +101,8 @@ impl ImageShard {
         Ok(())
     }
 
-    /// Backward of the last forward, given ∂loss/∂embeddings of its rows; accumulates the
-    /// parameter gradient into `grads` (zeroed first).
+    /// Backward of the last forward, given ∂loss/∂embeddings of its rows; adds the
+    /// parameter gradient into `grads` (left zeroed by the last optimizer step).
     fn backward(
         &mut self,
         ctx: &BatchStepContext<'_>,
@@ -116,7 +116,6 @@ impl ImageShard {
         } else {
             Input::Dense(view(&self.dense[..rows * image_len], rows, image_len)?)
         };
-        grads.fill(0.0);
         let dim = ctx.tower.spec().embedding;
         ctx.tower.backward(
             ctx.params,
@@ -131,12 +130,12 @@ impl ImageShard {
 }
 
 /// Runs in-batch steps as fixed-size image shards in parallel; like
-/// [`crate::Stepper`], each shard leaves its gradient in its own buffer and the optimizer
-/// sums them in shard order, so the result is the same for any number of threads. All
-/// buffers are allocated once, in [`BatchStepper::new`].
+/// [`crate::Stepper`], each shard adds its gradient into its own buffer and the optimizer
+/// sums them in shard order, so the result is the same for any number of threads, and
+/// leaves them zeroed. All buffers are allocated once, in [`BatchStepper::new`].
 pub struct BatchStepper {
     shards: Vec<ImageShard>,
-    grads: Vec<Vec<f32>>,
+    grads: Vec<Floats>,
     shard_images: usize,
     active: usize,
     dim: usize,
@@ -160,7 +159,9 @@ impl BatchStepper {
             shards: (0..count)
                 .map(|_| ImageShard::new(tower, shard_images, image_len))
                 .collect(),
-            grads: (0..count).map(|_| vec![0.0; tower.num_params()]).collect(),
+            grads: (0..count)
+                .map(|_| zeroed_floats(tower.num_params()))
+                .collect(),
             shard_images,
             active: 0,
             dim,
@@ -176,7 +177,7 @@ impl BatchStepper {
     }
 
     /// The shards' gradients of the last [`BatchStepper::run`], in shard order.
-    pub fn gradients(&mut self) -> &mut [Vec<f32>] {
+    pub fn gradients(&mut self) -> &mut [Floats] {
         &mut self.grads[..self.active]
     }
 

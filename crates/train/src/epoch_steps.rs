@@ -6,7 +6,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use siamese_data::{Augment, ClassBalancedSampler, Pair, epoch_seed};
 use siamese_loss::{BatchLoss, Contrastive};
-use siamese_nn::Tower;
+use siamese_nn::{Floats, Tower};
 
 use crate::batch_step::{BatchStepContext, BatchStepper};
 use crate::config::{BatchRecipe, Config, PairRecipe};
@@ -219,7 +219,7 @@ impl EpochSteps {
         }
     }
 
-    pub(crate) fn gradients(&mut self) -> &mut [Vec<f32>] {
+    pub(crate) fn gradients(&mut self) -> &mut [Floats] {
         match self {
             EpochSteps::Pairs { stepper, .. } => stepper.gradients(),
             EpochSteps::Batches { stepper, .. } => stepper.gradients(),

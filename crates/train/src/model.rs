@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use siamese_data::sources::read_images;
 use siamese_data::{Channels, Dataset, Normalizer};
 use siamese_io::FileError;
-use siamese_nn::{CsrBatch, Input, Tower};
+use siamese_nn::{CsrBatch, Floats, Input, Tower, floats_from};
 
 use crate::batch::{gather_sparse, view};
 use crate::config::FirstLayer;
@@ -67,7 +67,8 @@ pub fn pixel_density(pixels: &[u8]) -> f64 {
 #[derive(Clone, Debug)]
 pub struct TrainedModel {
     tower: Tower,
-    params: Vec<f32>,
+    /// Cache-line aligned for the layers' kernels (see [`Floats`]).
+    params: Floats,
     normalizer: Normalizer,
     image_shape: Option<Vec<usize>>,
     first_layer: FirstLayer,
@@ -91,7 +92,7 @@ impl TrainedModel {
         }
         Ok(Self {
             tower,
-            params,
+            params: floats_from(&params),
             normalizer,
             image_shape: None,
             first_layer: FirstLayer::Auto,
@@ -283,7 +284,7 @@ impl TrainedModel {
     }
 
     /// The parameters, for the optimizer while training.
-    pub(crate) fn params_mut(&mut self) -> &mut Vec<f32> {
+    pub(crate) fn params_mut(&mut self) -> &mut [f32] {
         &mut self.params
     }
 
@@ -309,7 +310,7 @@ impl TrainedModel {
                 .map(u32::to_le_bytes)
                 .concat(),
         );
-        for p in &self.params {
+        for p in self.params.iter() {
             feed(&p.to_bits().to_le_bytes());
         }
         format!("{hash:016x}")

@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 use siamese_data::{Dataset, Normalizer, Pair};
 use siamese_loss::Contrastive;
-use siamese_nn::{CsrBatch, Input, Tower, Workspace};
+use siamese_nn::{CsrBatch, Floats, Input, Tower, Workspace, zeroed_floats};
 
 use crate::batch::{gather_sparse, view};
 use crate::{Result, TrainError};
@@ -100,7 +100,6 @@ impl Shard {
             )?;
         }
         self.correct = siamese_loss::count_correct(distances, &self.similar[..n], ctx.threshold)?;
-        grads.fill(0.0);
         ctx.tower.backward(
             ctx.params,
             input,
@@ -113,15 +112,16 @@ impl Shard {
     }
 }
 
-/// Runs minibatches as fixed-size shards in parallel. Each shard leaves its gradient in its
-/// own buffer; the optimizer sums them in shard order ([`crate::Adam::step_sum`]), so the result is
-/// the same for any number of threads. All buffers are allocated once, in [`Stepper::new`].
+/// Runs minibatches as fixed-size shards in parallel. Each shard adds its gradient into its
+/// own buffer; the optimizer sums them in shard order ([`crate::Adam::step_sum`]), so the
+/// result is the same for any number of threads, and leaves them zeroed for the next step.
+/// All buffers are allocated once, in [`Stepper::new`].
 ///
 /// [`crate::train`] drives it; it is public for custom loops and benchmarks:
 /// `stepper.run(&ctx, batch)?` then `adam.step_sum(&mut params, stepper.gradients())`.
 pub struct Stepper {
     shards: Vec<Shard>,
-    grads: Vec<Vec<f32>>,
+    grads: Vec<Floats>,
     shard_pairs: usize,
     active: usize,
 }
@@ -135,19 +135,23 @@ impl Stepper {
             shards: (0..count)
                 .map(|_| Shard::new(tower, shard_pairs, image_len))
                 .collect(),
-            grads: (0..count).map(|_| vec![0.0; tower.num_params()]).collect(),
+            grads: (0..count)
+                .map(|_| zeroed_floats(tower.num_params()))
+                .collect(),
             shard_pairs,
             active: 0,
         }
     }
 
     /// The shards' gradients of the last [`Stepper::run`], in shard order.
-    pub fn gradients(&mut self) -> &mut [Vec<f32>] {
+    pub fn gradients(&mut self) -> &mut [Floats] {
         &mut self.grads[..self.active]
     }
 
     /// Forward and backward of one minibatch (at most the `batch_size` given to
-    /// [`Stepper::new`]); returns its summed loss and correct count.
+    /// [`Stepper::new`]); returns its summed loss and correct count. The gradient is added
+    /// into the shards' buffers, which start zeroed and which [`crate::Adam::step_sum`]
+    /// leaves zeroed: two runs without an update between them accumulate.
     pub fn run(&mut self, ctx: &StepContext<'_>, batch: &[Pair]) -> Result<(f64, usize)> {
         if batch.len() > self.shard_pairs * self.shards.len() {
             return Err(TrainError::Internal(format!(
@@ -171,5 +175,85 @@ impl Stepper {
             shards.iter().map(|s| s.loss).sum(),
             shards.iter().map(|s| s.correct).sum(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use siamese_nn::{Init, TowerSpec};
+
+    use super::*;
+    use crate::Adam;
+
+    #[test]
+    fn runs_add_up_until_the_optimizer_consumes_the_gradients() {
+        let images: Vec<u8> = (0..8 * 16).map(|i| ((i * 37) % 256) as u8).collect();
+        let data = Dataset::from_parts(images, vec![0, 1, 0, 1, 0, 1, 0, 1], vec![16], 2).unwrap();
+        let tower = Tower::new(TowerSpec {
+            input: 16,
+            hidden: vec![64],
+            embedding: 4,
+            final_activation: false,
+        })
+        .unwrap();
+        let mut params = tower.init_params(Init::GlorotUniform, 3).unwrap();
+        let normalizer = Normalizer::unit_range();
+        let loss = Contrastive::new(1.0).unwrap();
+        let batch: Vec<Pair> = (0..4)
+            .map(|i| Pair {
+                left: i,
+                right: i + 3,
+                similar: i % 2 == 1,
+            })
+            .collect();
+        let initial = params.clone();
+        let ctx = StepContext {
+            tower: &tower,
+            params: &initial,
+            data: &data,
+            normalizer: &normalizer,
+            loss: &loss,
+            scale: 0.25,
+            threshold: 0.5,
+            sparse: true,
+        };
+        // Two shards of two pairs.
+        let mut stepper = Stepper::new(&tower, 4, 2, 16);
+        stepper.run(&ctx, &batch).unwrap();
+        let once: Vec<Vec<f32>> = stepper.gradients().iter().map(|g| g.to_vec()).collect();
+        assert!(once.iter().flatten().any(|&g| g != 0.0));
+        stepper.run(&ctx, &batch).unwrap();
+        // The second run adds its terms one by one onto the first's sums, so it rounds
+        // differently from doubling them; 1e-5 relative is far below the difference
+        // between accumulating (2×) and overwriting (1×).
+        for (twice, once) in stepper.gradients().iter().zip(&once) {
+            for (&t, &o) in twice.iter().zip(once) {
+                assert!(
+                    (t - 2.0 * o).abs() <= 1e-5 * (1.0 + o.abs()),
+                    "{t} vs 2 × {o}"
+                );
+            }
+        }
+
+        let mut adam = Adam::new(&crate::OptimizerConfig::default(), tower.num_params());
+        assert!(adam.step_sum(&mut params, stepper.gradients()));
+        assert!(
+            stepper
+                .gradients()
+                .iter()
+                .all(|g| g.iter().all(|&v| v == 0.0))
+        );
+        // After the update the next run starts from zero again.
+        let ctx = StepContext {
+            params: &params,
+            ..ctx
+        };
+        stepper.run(&ctx, &batch).unwrap();
+        assert!(
+            stepper
+                .gradients()
+                .iter()
+                .any(|g| g.iter().any(|&v| v != 0.0))
+        );
     }
 }

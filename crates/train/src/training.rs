@@ -159,7 +159,7 @@ impl<'c> Training<'c> {
                 ),
             });
         }
-        *params = checkpoint.params;
+        params.copy_from_slice(&checkpoint.params);
         self.start_epoch = checkpoint.epoch;
         self.start_step = checkpoint.step;
         self.start_partial = checkpoint.partial;

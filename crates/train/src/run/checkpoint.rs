@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use siamese_io::{F32Tensor, TensorFile, write_tensor_file};
+use siamese_nn::floats_from;
 
 use crate::adam::Adam;
 use crate::{Result, TrainError};
@@ -188,8 +189,8 @@ impl AdamScalars {
     fn into_adam(self, m: Vec<f32>, v: Vec<f32>) -> Adam {
         let mut adam = Adam::new(&self.config, 0);
         adam.t = self.t;
-        adam.m = m;
-        adam.v = v;
+        adam.m = floats_from(&m);
+        adam.v = floats_from(&v);
         adam
     }
 }
@@ -202,8 +203,8 @@ mod tests {
     fn checkpoint() -> Checkpoint {
         let mut adam = Adam::new(&crate::OptimizerConfig::default(), 3);
         adam.t = 12;
-        adam.m = vec![0.1, 0.2, 0.3];
-        adam.v = vec![0.01, 0.02, 0.03];
+        adam.m = floats_from(&[0.1, 0.2, 0.3]);
+        adam.v = floats_from(&[0.01, 0.02, 0.03]);
         Checkpoint {
             epoch: 4,
             step: 7,
