@@ -11,7 +11,7 @@ use siamese_data::{Augment, Dataset, Normalizer, augment_seed};
 use siamese_loss::{BatchLoss, BatchScratch};
 use siamese_nn::{CsrBatch, Floats, Input, Tower, Workspace, zeroed_floats};
 
-use crate::batch::{pixels_to_sparse, view};
+use crate::batch::{fetch_images, pixels_to_sparse, view};
 use crate::{Result, TrainError};
 
 /// What every shard of an in-batch step reads.
@@ -71,6 +71,7 @@ impl ImageShard {
         let rows = images.len();
         let image_len = ctx.data.image_len();
         let shape = ctx.data.image_shape();
+        fetch_images(ctx.data, images.iter().map(|&i| i as usize));
         let pixels = &mut self.pixels[..rows * image_len];
         for (k, (&i, dst)) in images
             .iter()

@@ -6,7 +6,7 @@ use siamese_data::{Dataset, Normalizer, Pair};
 use siamese_loss::Contrastive;
 use siamese_nn::{CsrBatch, Floats, Input, Tower, Workspace, zeroed_floats};
 
-use crate::batch::{gather_sparse, view};
+use crate::batch::{fetch_images, gather_sparse, view};
 use crate::{Result, TrainError};
 
 /// What every shard of a step reads.
@@ -70,6 +70,7 @@ impl Shard {
                 .map(|p| p.left as usize)
                 .chain(pairs.iter().map(|p| p.right as usize))
         };
+        fetch_images(ctx.data, images());
         let input = if ctx.sparse {
             gather_sparse(ctx.normalizer, ctx.data, images(), &mut self.csr);
             Input::Sparse(&self.csr)
