@@ -74,7 +74,8 @@ fn bench_first_layer(c: &mut Criterion) {
     let csr = CsrBatch::from_dense(x.view());
     let upstream = random_matrix(ROWS, 1, 5);
     let mut ws = tower.workspace(ROWS);
-    let mut grads = vec![0.0f32; tower.num_params()];
+    // Aligned, as the trainer's shard gradients are.
+    let mut grads = siamese_nn::zeroed_floats(tower.num_params());
     g.throughput(Throughput::Elements((2 * ROWS * 784 * 512) as u64));
     for (name, input) in [
         ("dense", Input::Dense(x.view())),

@@ -118,10 +118,11 @@ impl Tower {
     }
 
     /// A fresh parameter buffer: weights drawn by `init` from a generator seeded with `seed`,
-    /// layer by layer, biases zero.
-    pub fn init_params(&self, init: Init, seed: u64) -> Result<Vec<f32>> {
+    /// layer by layer, biases zero. Cache-line aligned, as the layers' kernels want it (see
+    /// [`Floats`]).
+    pub fn init_params(&self, init: Init, seed: u64) -> Result<Floats> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut params = vec![0.0; self.num_params];
+        let mut params = zeroed_floats(self.num_params);
         for layer in &self.layers {
             let (fan_in, fan_out) = (layer.input(), layer.output());
             let shape = (fan_in, fan_out);

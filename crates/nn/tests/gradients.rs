@@ -180,7 +180,7 @@ fn tower_backward_matches_finite_differences() {
 /// batch of `rows` random inputs and hidden-layer sparsity threshold `threshold`.
 fn check_tower_gradients(
     tower: &Tower,
-    mut params: Vec<f32>,
+    mut params: siamese_nn::Floats,
     rows: usize,
     threshold: f64,
     seed: u64,

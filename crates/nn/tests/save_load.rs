@@ -25,7 +25,7 @@ fn round_trip_keeps_spec_params_and_metadata() {
 
     let saved = load_tower(&path).unwrap();
     assert_eq!(saved.tower.spec(), tower.spec());
-    assert_eq!(saved.params, params);
+    assert_eq!(saved.params[..], params[..]);
     assert_eq!(saved.metadata, meta);
     // Nothing but the file itself is left in the directory.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);

@@ -77,12 +77,14 @@ pub struct TrainedModel {
 }
 
 impl TrainedModel {
-    /// A tower, its parameters and the normalizer its inputs need; the first layer is
-    /// chosen by [`uses_sparse_input`] with [`FirstLayer::Auto`].
+    /// A tower, its parameters (copied into a cache-line aligned buffer, see [`Floats`]) and
+    /// the normalizer its inputs need; the first layer is chosen by [`uses_sparse_input`]
+    /// with [`FirstLayer::Auto`].
     ///
     /// # Errors
     /// [`TrainError::Mismatch`] when `params` does not fit the tower.
-    pub fn new(tower: Tower, params: Vec<f32>, normalizer: Normalizer) -> Result<Self> {
+    pub fn new(tower: Tower, params: impl AsRef<[f32]>, normalizer: Normalizer) -> Result<Self> {
+        let params = params.as_ref();
         if params.len() != tower.num_params() {
             return Err(TrainError::mismatch(
                 "parameter count",
@@ -92,7 +94,7 @@ impl TrainedModel {
         }
         Ok(Self {
             tower,
-            params: floats_from(&params),
+            params: floats_from(params),
             normalizer,
             image_shape: None,
             first_layer: FirstLayer::Auto,

@@ -58,7 +58,7 @@ fn tower_file_round_trip_keeps_normalizer_and_fingerprint() {
     let path = dir.path().join("tower.safetensors");
     let model = tiny_model();
     let norm = Normalizer::new(0.1, 0.3).unwrap();
-    let other = TrainedModel::new(model.tower().clone(), model.params().to_vec(), norm.clone())
+    let other = TrainedModel::new(model.tower().clone(), model.params(), norm.clone())
         .unwrap()
         .with_image_shape(vec![2, 3]);
     other.save(&path).unwrap();
