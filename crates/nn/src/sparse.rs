@@ -87,7 +87,8 @@ impl CsrBatch {
 
     /// Replaces the contents with rows of coded features, reusing the buffers: feature `c`
     /// of a row is `table[codes[c]]`, kept when `codes[c] != 0` (pixels through a
-    /// normalizer's lookup table, say). Every row must have `cols` codes.
+    /// normalizer's lookup table, say). Every row should have `cols` codes: a longer one
+    /// makes a batch that the layers reject (see [`CsrBatch::push_row`]).
     ///
     /// ```
     /// use siamese_nn::CsrBatch;
@@ -118,10 +119,9 @@ impl CsrBatch {
                 self.col_index.resize(room, 0);
                 self.values.resize(room, 0.0);
             }
-            n += compact(
+            n += compact_codes(
                 codes,
-                |code| code != 0,
-                |code| table[usize::from(code)],
+                table,
                 &mut self.col_index[n..],
                 &mut self.values[n..],
             );
@@ -215,45 +215,38 @@ impl CsrBatch {
     }
 }
 
-/// Writes the position and value of every kept item of `items` to the front of `cols`
-/// and `values` and returns how many were kept. Both must hold `items.len()` values.
+/// Writes the position and `table` value of every non-zero code to the front of `cols` and
+/// `values` and returns how many there were. Both must hold `codes.len()` values.
 ///
-/// Images are mostly zero runs, and whether one pixel is kept is too irregular for a branch
-/// per pixel to predict: eight items at a time are skipped with one test, and the rest
-/// compacted without branches (every slot is written, the end advances past kept ones).
-/// Half the time of a branch per pixel on MNIST (`benches/README.md`).
-#[inline(always)]
-fn compact<T: Copy>(
-    items: &[T],
-    keep: impl Fn(T) -> bool,
-    value: impl Fn(T) -> f32,
-    cols: &mut [u32],
-    values: &mut [f32],
-) -> usize {
+/// Images are mostly zero runs, and whether one pixel is lit is too irregular for a branch
+/// per pixel to predict: eight zero codes are skipped with one test, and the rest compacted
+/// without branches (every slot is written, the end advances past kept ones). Half the
+/// time of a branch per pixel on MNIST (`benches/README.md`).
+fn compact_codes(codes: &[u8], table: &[f32; 256], cols: &mut [u32], values: &mut [f32]) -> usize {
     const GROUP: usize = 8;
     let mut n = 0usize;
-    let (groups, rest) = items.as_chunks::<GROUP>();
+    let (groups, rest) = codes.as_chunks::<GROUP>();
     for (g, group) in groups.iter().enumerate() {
-        if !group.iter().fold(false, |any, &item| any | keep(item)) {
+        if u64::from_ne_bytes(*group) == 0 {
             continue;
         }
-        // n ≤ GROUP·g: the group's slots lie inside the `items.len()` given.
+        // n ≤ GROUP·g: the group's slots lie inside the `codes.len()` given.
         let group_cols = &mut cols[n..n + GROUP];
         let group_values = &mut values[n..n + GROUP];
         let mut k = 0usize;
-        for (o, &item) in group.iter().enumerate() {
+        for (o, &code) in group.iter().enumerate() {
             // k ≤ o < GROUP; the mask only spares the bounds check.
             group_cols[k % GROUP] = (GROUP * g + o) as u32;
-            group_values[k % GROUP] = value(item);
-            k += usize::from(keep(item));
+            group_values[k % GROUP] = table[usize::from(code)];
+            k += usize::from(code != 0);
         }
         n += k;
     }
     let base = GROUP * groups.len();
-    for (o, &item) in rest.iter().enumerate() {
+    for (o, &code) in rest.iter().enumerate() {
         cols[n] = (base + o) as u32;
-        values[n] = value(item);
-        n += usize::from(keep(item));
+        values[n] = table[usize::from(code)];
+        n += usize::from(code != 0);
     }
     n
 }
