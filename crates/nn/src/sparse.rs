@@ -17,12 +17,36 @@ use crate::{Floats, zeroed_floats};
 /// assert_eq!(batch.row(0).collect::<Vec<_>>(), vec![(1, 0.5), (3, 1.0)]);
 /// assert_eq!(batch.density(), 2.0 / 8.0);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct CsrBatch {
     cols: usize,
     row_start: Vec<u32>,
+    /// Column and value of every non-zero: the first `nnz` slots. The slots after them are
+    /// room kept from earlier, larger batches (stale values), so that refilling a batch
+    /// writes into memory it already has instead of zero-filling it first.
     col_index: Vec<u32>,
     values: Vec<f32>,
+    nnz: usize,
+}
+
+impl PartialEq for CsrBatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.cols == other.cols
+            && self.row_start == other.row_start
+            && self.col_index[..self.nnz] == other.col_index[..other.nnz]
+            && self.values[..self.nnz] == other.values[..other.nnz]
+    }
+}
+
+impl std::fmt::Debug for CsrBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsrBatch")
+            .field("cols", &self.cols)
+            .field("row_start", &self.row_start)
+            .field("col_index", &&self.col_index[..self.nnz])
+            .field("values", &&self.values[..self.nnz])
+            .finish()
+    }
 }
 
 impl CsrBatch {
@@ -33,6 +57,7 @@ impl CsrBatch {
             row_start: vec![0],
             col_index: Vec::new(),
             values: Vec::new(),
+            nnz: 0,
         }
     }
 
@@ -45,6 +70,7 @@ impl CsrBatch {
             row_start,
             col_index: Vec::with_capacity(nnz),
             values: Vec::with_capacity(nnz),
+            nnz: 0,
         }
     }
 
@@ -70,8 +96,7 @@ impl CsrBatch {
         // only past non-zeros. At ~15% density a branch per value mispredicts often enough
         // to cost more than the writes.
         let total = dense.len();
-        self.col_index.resize(total, 0);
-        self.values.resize(total, 0.0);
+        self.make_room(total);
         let mut n = 0usize;
         for row in dense.rows() {
             for (c, &v) in row.iter().enumerate() {
@@ -81,8 +106,7 @@ impl CsrBatch {
             }
             self.row_start.push(n as u32);
         }
-        self.col_index.truncate(n);
-        self.values.truncate(n);
+        self.nnz = n;
     }
 
     /// Replaces the contents with rows of coded features, reusing the buffers: feature `c`
@@ -113,11 +137,9 @@ impl CsrBatch {
         let mut n = 0usize;
         for codes in rows {
             // Room for every code of the row to be kept, so that the compaction writes
-            // without checks; grown geometrically, and cut back to the kept ones at the end.
+            // without checks; grown geometrically.
             if self.values.len() < n + codes.len() {
-                let room = (n + codes.len()).max(2 * self.values.len());
-                self.col_index.resize(room, 0);
-                self.values.resize(room, 0.0);
+                self.make_room((n + codes.len()).max(2 * self.values.len()));
             }
             n += compact_codes(
                 codes,
@@ -127,15 +149,21 @@ impl CsrBatch {
             );
             self.row_start.push(n as u32);
         }
-        self.col_index.truncate(n);
-        self.values.truncate(n);
+        self.nnz = n;
+    }
+
+    /// At least `slots` writable slots for non-zeros; kept ones stay.
+    fn make_room(&mut self, slots: usize) {
+        if self.values.len() < slots {
+            self.col_index.resize(slots, 0);
+            self.values.resize(slots, 0.0);
+        }
     }
 
     /// Forgets all rows, keeping the capacity.
     pub fn clear(&mut self) {
         self.row_start.truncate(1);
-        self.col_index.clear();
-        self.values.clear();
+        self.nnz = 0;
     }
 
     /// Appends a row given as `(column, value)` pairs in increasing column order.
@@ -151,13 +179,19 @@ impl CsrBatch {
     /// Appends one non-zero to the row being built; [`CsrBatch::finish_row`] closes the row.
     #[inline]
     pub fn push(&mut self, col: usize, value: f32) {
-        self.col_index.push(col as u32);
-        self.values.push(value);
+        if self.nnz < self.values.len() {
+            self.col_index[self.nnz] = col as u32;
+            self.values[self.nnz] = value;
+        } else {
+            self.col_index.push(col as u32);
+            self.values.push(value);
+        }
+        self.nnz += 1;
     }
 
     /// Closes the row being built by [`CsrBatch::push`].
     pub fn finish_row(&mut self) {
-        self.row_start.push(self.values.len() as u32);
+        self.row_start.push(self.nnz as u32);
     }
 
     /// Number of rows.
@@ -172,7 +206,7 @@ impl CsrBatch {
 
     /// Number of stored non-zeros.
     pub fn nnz(&self) -> usize {
-        self.values.len()
+        self.nnz
     }
 
     /// Share of entries that are non-zero, in [0, 1].
@@ -199,8 +233,8 @@ impl CsrBatch {
     pub(crate) fn compressed(&self) -> crate::kernels::Compressed<'_> {
         crate::kernels::Compressed {
             starts: &self.row_start,
-            index: &self.col_index,
-            values: &self.values,
+            index: &self.col_index[..self.nnz],
+            values: &self.values[..self.nnz],
         }
     }
 
@@ -299,7 +333,7 @@ impl CscScratch {
         let cols = csr.cols;
         self.col_start.clear();
         self.col_start.resize(cols + 1, 0);
-        for &c in &csr.col_index {
+        for &c in &csr.col_index[..csr.nnz] {
             self.col_start[c as usize + 1] += 1;
         }
         for c in 0..cols {
@@ -307,10 +341,11 @@ impl CscScratch {
         }
         self.fill.clear();
         self.fill.extend_from_slice(&self.col_start[..cols]);
-        self.row_index.clear();
-        self.row_index.resize(csr.nnz(), 0);
-        self.values.clear();
-        self.values.resize(csr.nnz(), 0.0);
+        // Every one of the first nnz slots is written below; only missing room is added.
+        if self.row_index.len() < csr.nnz() {
+            self.row_index.resize(csr.nnz(), 0);
+            self.values.resize(csr.nnz(), 0.0);
+        }
         for r in 0..csr.rows() {
             let (cs, vs) = csr.row_slices(r);
             for (&c, &v) in cs.iter().zip(vs) {
@@ -378,5 +413,14 @@ mod tests {
             assert_eq!(batch, plain(cols, &rows, &table), "{cols} columns");
             assert!(batch.is_well_formed());
         }
+
+        // Rows pushed one by one into the room a larger batch left behind.
+        batch.clear();
+        batch.push_row([(1, 0.5), (3, 1.0)]);
+        let mut fresh = CsrBatch::new(784);
+        fresh.push_row([(1, 0.5), (3, 1.0)]);
+        assert_eq!(batch, fresh);
+        assert_eq!(batch.nnz(), 2);
+        assert_eq!(format!("{batch:?}"), format!("{fresh:?}"));
     }
 }
