@@ -200,6 +200,16 @@ fn update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: &Coefficien
     finite
 }
 
+/// Sets a gradient value to +0, writing only when it is not +0 already: most of a shard's
+/// gradient stays zero (unlit pixels' rows, units inactive in the batch), and cache lines
+/// left unwritten need no write-back to memory.
+#[inline(always)]
+fn clear(g: &mut f32) {
+    if g.to_bits() != 0 {
+        *g = 0.0;
+    }
+}
+
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
 fn update_clearing(
     p: &mut [f32],
@@ -211,7 +221,7 @@ fn update_clearing(
     let mut finite = true;
     for (((p, g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
         finite &= update_one(p, *g, m, v, c);
-        *g = 0.0;
+        clear(g);
     }
     finite
 }
@@ -228,7 +238,8 @@ fn update_two_clearing(
     let mut finite = true;
     for ((((p, g0), g1), m), v) in p.iter_mut().zip(g0).zip(g1).zip(m).zip(v) {
         finite &= update_one(p, *g0 + *g1, m, v, c);
-        (*g0, *g1) = (0.0, 0.0);
+        clear(g0);
+        clear(g1);
     }
     finite
 }
@@ -237,7 +248,7 @@ fn update_two_clearing(
 fn add_clearing(total: &mut [f32], part: &mut [f32]) {
     for (t, p) in total.iter_mut().zip(part) {
         *t += *p;
-        *p = 0.0;
+        clear(p);
     }
 }
 
