@@ -17,7 +17,7 @@ use crate::{Floats, zeroed_floats};
 /// assert_eq!(batch.row(0).collect::<Vec<_>>(), vec![(1, 0.5), (3, 1.0)]);
 /// assert_eq!(batch.density(), 2.0 / 8.0);
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct CsrBatch {
     cols: usize,
     row_start: Vec<u32>,
@@ -27,6 +27,14 @@ pub struct CsrBatch {
     col_index: Vec<u32>,
     values: Vec<f32>,
     nnz: usize,
+}
+
+/// An empty batch of rows without features, as [`CsrBatch::new`]`(0)`: a derived default
+/// would lack the first row start that every batch carries, and `rows()` would underflow.
+impl Default for CsrBatch {
+    fn default() -> Self {
+        Self::new(0)
+    }
 }
 
 impl PartialEq for CsrBatch {
@@ -413,6 +421,9 @@ mod tests {
             assert_eq!(batch, plain(cols, &rows, &table), "{cols} columns");
             assert!(batch.is_well_formed());
         }
+
+        let empty = CsrBatch::default();
+        assert_eq!((empty.rows(), empty.nnz(), empty.density()), (0, 0, 0.0));
 
         // Rows pushed one by one into the room a larger batch left behind.
         batch.clear();
